@@ -1,0 +1,88 @@
+"""Who is calling: a signed-in user, an organization's API token, or nobody."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from allmende.accounts.models import ApiToken, MemberRole, PlatformRole, TokenScope, User
+from allmende.core.problems import Forbidden, Unauthorized
+
+_ROLE_RANK = {MemberRole.member: 1, MemberRole.editor: 2, MemberRole.owner: 3}
+
+
+@dataclass
+class Principal:
+    user: User | None = None
+    token: ApiToken | None = None
+    # organization id -> role; for a token, its organization with the role its scopes grant
+    roles: dict[int, MemberRole] = field(default_factory=dict)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None and self.token is None
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    @property
+    def token_id(self) -> int | None:
+        return self.token.id if self.token else None
+
+    @property
+    def platform_role(self) -> PlatformRole | None:
+        if self.user is None or self.user.platform_role is None:
+            return None
+        return PlatformRole(self.user.platform_role)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.platform_role is PlatformRole.admin
+
+    @property
+    def is_moderator(self) -> bool:
+        """Admins can do everything moderators can."""
+        return self.platform_role in (PlatformRole.admin, PlatformRole.moderator)
+
+    def role_in(self, organization_id: int | None) -> MemberRole | None:
+        if organization_id is None:
+            return None
+        return self.roles.get(organization_id)
+
+    def has_role(self, organization_id: int | None, at_least: MemberRole) -> bool:
+        role = self.role_in(organization_id)
+        return role is not None and _ROLE_RANK[role] >= _ROLE_RANK[at_least]
+
+    def require_authenticated(self) -> None:
+        if self.is_anonymous:
+            raise Unauthorized("Sign in or send an API token to do this.")
+
+    def require_user(self) -> User:
+        """Some actions (managing tokens and members) need a person, not a token."""
+        if self.user is None:
+            if self.token is not None:
+                raise Forbidden("This action needs a signed-in user; API tokens cannot do it.")
+            raise Unauthorized("Sign in to do this.")
+        return self.user
+
+    def require_moderator(self) -> None:
+        self.require_authenticated()
+        if not self.is_moderator:
+            raise Forbidden("Only moderators and admins may do this.")
+
+    def require_admin(self) -> None:
+        self.require_authenticated()
+        if not self.is_admin:
+            raise Forbidden("Only admins may do this.")
+
+    def require_role(self, organization_id: int | None, at_least: MemberRole) -> None:
+        self.require_authenticated()
+        if not self.has_role(organization_id, at_least):
+            raise Forbidden(f"This needs the role '{at_least.value}' in the organization.")
+
+
+def token_role(token: ApiToken) -> MemberRole:
+    return MemberRole.editor if TokenScope.write.value in token.scopes else MemberRole.member
+
+
+ANONYMOUS = Principal()

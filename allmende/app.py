@@ -1,0 +1,164 @@
+"""The composition root: the one place that chooses adapters by configuration and builds the app.
+
+Core infrastructure (``allmende.core``, ``allmende.accounts``) knows no domain; the domain packages
+(``marketplace``, ``knowledge``, ``federation``) are wired in here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import NamedDependency, Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.accounts import services as account_services
+from allmende.accounts.controllers import AuthController, OrganizationController
+from allmende.accounts.principal import ANONYMOUS, Principal
+from allmende.accounts.throttle import LoginThrottle
+from allmende.core.db import Database
+from allmende.core.health import ReadinessChecks, healthz, readyz
+from allmende.core.http import RequestContextMiddleware, TokenAwareCSRFMiddleware, csrf_config, require_json_body
+from allmende.core.jobs import JobContext, JobQueue, JobRegistry
+from allmende.core.jobs.arq_runner import ArqJobQueue
+from allmende.core.jobs.inprocess import InProcessJobQueue
+from allmende.core.logging import configure_logging
+from allmende.core.problems import Unauthorized, exception_handlers
+from allmende.core.settings import Settings, load_settings
+
+MAX_BODY_BYTES = 1_000_000  # 1 MB: generous for JSON records with Markdown, small enough to refuse abuse
+
+
+def build_job_registry() -> JobRegistry:
+    """Every job of every domain, registered in one place so both runners see the same set."""
+    registry = JobRegistry()
+    return registry
+
+
+@dataclass
+class Adapters:
+    """The replaceable parts, chosen by configuration."""
+
+    settings: Settings
+    database: Database
+    jobs: JobQueue
+    registry: JobRegistry
+    store: Store
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def job_context(self) -> JobContext:
+        return JobContext(settings=self.settings, database=self.database, queue=self.jobs, adapters=self.extra)
+
+    async def close(self) -> None:
+        await self.jobs.close()
+        await self.database.dispose()
+
+
+def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -> Adapters:
+    registry = registry or build_job_registry()
+    database = Database(settings.effective_database_url)
+    jobs: JobQueue
+    store: Store
+    if settings.redis_url:
+        jobs = ArqJobQueue(settings.redis_url)
+        store = RedisStore.with_client(url=settings.redis_url, namespace="allmende")
+    else:
+        jobs = InProcessJobQueue(registry)
+        store = FileStore(settings.data_dir / "store")
+    adapters = Adapters(settings=settings, database=database, jobs=jobs, registry=registry, store=store)
+    if isinstance(jobs, InProcessJobQueue):
+        jobs.bind(adapters.job_context())
+    return adapters
+
+
+def readiness_checks(adapters: Adapters) -> ReadinessChecks:
+    checks = ReadinessChecks()
+    checks.add("database", adapters.database.dialect, adapters.database.ping)
+    checks.add("jobs", "redis" if adapters.settings.redis_url else "in-process", adapters.jobs.ping)
+    return checks
+
+
+async def _principal(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Principal:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send the API token as 'Authorization: Bearer <token>'", field="Authorization")
+        return await account_services.principal_for_token(db_session, token.strip())
+    if "session" not in request.scope:
+        return ANONYMOUS
+    user_uuid = request.session.get("user") if request.session else None
+    if not user_uuid:
+        return ANONYMOUS
+    return await account_services.principal_for_user(db_session, str(user_uuid)) or ANONYMOUS
+
+
+def create_app(settings: Settings | None = None, adapters: Adapters | None = None) -> Litestar:
+    settings = settings or (adapters.settings if adapters else load_settings())
+    owns_adapters = adapters is None
+    adapters = adapters or build_adapters(settings)
+    configure_logging(json=settings.log_json)
+    checks = readiness_checks(adapters)
+
+    async def provide_session() -> AsyncIterator[AsyncSession]:
+        # The unit of work: commit after the handler returned, roll back if it raised.
+        async with adapters.database.unit_of_work() as session:
+            yield session
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if owns_adapters and isinstance(adapters.jobs, InProcessJobQueue):
+            adapters.jobs.start()
+        try:
+            yield
+        finally:
+            if owns_adapters:
+                await adapters.close()
+
+    session_config = ServerSideSessionConfig(secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600,
+                                             exclude=["/healthz", "/readyz", "/schema"])
+    return Litestar(
+        route_handlers=[healthz, readyz, AuthController, OrganizationController],
+        dependencies={
+            "db_session": Provide(provide_session),
+            "principal": Provide(_principal),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "adapters": Provide(lambda: adapters, use_cache=True, sync_to_thread=False),
+            "readiness": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
+            "login_throttle": Provide(lambda: LoginThrottle(adapters.store.with_namespace("login")
+                                                            if hasattr(adapters.store, "with_namespace")
+                                                            else adapters.store),
+                                      use_cache=True, sync_to_thread=False),
+        },
+        middleware=[
+            RequestContextMiddleware,
+            session_config.middleware,
+            DefineMiddleware(TokenAwareCSRFMiddleware,
+                             config=csrf_config(settings.effective_secret_key, secure=settings.secure_cookies)),
+        ],
+        stores={"sessions": adapters.store},
+        before_request=require_json_body,
+        exception_handlers=exception_handlers,
+        openapi_config=OpenAPIConfig(title="Allmende API", version="1", path="/schema",
+                                     render_plugins=[JsonRenderPlugin()],
+                                     description="Catalog, knowledge hub and federation of Allmende."),
+        request_max_body_size=MAX_BODY_BYTES,
+        response_cache_config=ResponseCacheConfig(),
+        lifespan=[lifespan],
+        debug=settings.debug,
+    )
+
+
+__all__ = ["Adapters", "MemoryStore", "build_adapters", "create_app"]

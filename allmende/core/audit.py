@@ -1,0 +1,50 @@
+"""Audit events: who did what to which record, and why (design rule 6)."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.core.types import PortableJSON, UTCDateTime, utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    actor_token_id: int | None = Field(default=None, foreign_key="api_token.id")
+    action: str = Field(max_length=60)
+    record_type: str = Field(max_length=50)
+    record_uuid: UUID | None = Field(default=None, index=True)
+    from_state: str | None = Field(default=None, max_length=40)
+    to_state: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+
+
+def record_audit(
+    session: AsyncSession,
+    *,
+    action: str,
+    record_type: str,
+    record_uuid: UUID | None = None,
+    actor_user_id: int | None = None,
+    actor_token_id: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        action=action, record_type=record_type, record_uuid=record_uuid,
+        actor_user_id=actor_user_id, actor_token_id=actor_token_id,
+        from_state=from_state, to_state=to_state, reason=reason, data=data or {},
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,169 @@
+"""RFC 9457 problem details for every error the API gives.
+
+Services raise ``Problem`` (or a subclass); the handlers here turn it, Litestar's own exceptions and
+anything unexpected into ``application/problem+json`` that names the offending field.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("allmende.problems")
+
+
+class Problem(Exception):
+    """An error a client can act on. ``field`` names the offending input, if there is one."""
+
+    status = 400
+    type_slug = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        status: int | None = None,
+        type_slug: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        if status is not None:
+            self.status = status
+        if type_slug is not None:
+            self.type_slug = type_slug
+        self.errors = errors or ([{"field": field, "detail": detail}] if field else [])
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class NotFound(Problem):
+    status = 404
+    type_slug = "not-found"
+
+
+class Forbidden(Problem):
+    status = 403
+    type_slug = "forbidden"
+
+
+class Unauthorized(Problem):
+    status = 401
+    type_slug = "unauthorized"
+
+
+class Conflict(Problem):
+    status = 409
+    type_slug = "conflict"
+
+
+class InvalidInput(Problem):
+    status = 422
+    type_slug = "invalid-input"
+
+
+class PreconditionFailed(Problem):
+    status = 412
+    type_slug = "precondition-failed"
+
+
+class PreconditionRequired(Problem):
+    status = 428
+    type_slug = "precondition-required"
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    type_slug = "service-unavailable"
+
+
+def problem_response(
+    request: Request[Any, Any, Any] | None,
+    *,
+    status: int,
+    type_slug: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{type_slug}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = request.scope.get("state", {}).get("request_id")
+        if request_id:
+            body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+        first_field = next((e.get("field") for e in errors if e.get("field")), None)
+        if first_field:
+            body["field"] = first_field
+    if extra:
+        body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {})
+
+
+def _problem_handler(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
+    return problem_response(request, status=exc.status, type_slug=exc.type_slug, detail=exc.detail,
+                            errors=exc.errors, headers=exc.headers, extra=exc.extra)
+
+
+def _field_name(key: Any) -> str:
+    return str(key) if key not in (None, "") else "body"
+
+
+def _validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            errors.append({"field": _field_name(item.get("key")), "source": item.get("source"),
+                           "detail": str(item.get("message", "invalid"))})
+    detail = str(exc.detail or "Validation failed")
+    if errors:
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        detail = f"Invalid input in: {names}"
+        status, slug = 422, "invalid-input"
+    else:
+        # No field to blame: the body itself could not be read (malformed JSON and the like).
+        status, slug = 400, "malformed-request"
+        errors = [{"field": "body", "detail": detail}]
+    return problem_response(request, status=status, type_slug=slug, detail=detail, errors=errors)
+
+
+def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    slug = HTTPStatus(status).phrase.lower().replace(" ", "-")
+    headers = dict(exc.headers or {})
+    return problem_response(request, status=status, type_slug=slug, detail=str(exc.detail), headers=headers)
+
+
+def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc, path=request.url.path)
+    return problem_response(request, status=500, type_slug="internal-error",
+                            detail="An unexpected error occurred. It has been logged.")
+
+
+exception_handlers: ExceptionHandlersMap = {
+    Problem: _problem_handler,
+    ValidationException: _validation_handler,
+    HTTPException: _http_handler,
+    Exception: _internal_handler,
+}
+
+__all__ = ["PROBLEM_JSON", "MediaType", "Problem", "exception_handlers", "problem_response"]

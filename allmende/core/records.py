@@ -1,0 +1,127 @@
+"""Global identity of shared records and the transactional change log (design rules 2 and 3).
+
+Every shared record carries a UUID, its origin instance, a version that rises with each change,
+``updated_at`` and a tombstone (``deleted_at``) instead of a hard delete. A ``before_flush`` hook
+bumps the version and appends one change-log entry per change, in the same transaction.
+
+Sequence numbers come from a single counter row that each writing transaction increments and keeps
+locked until it commits. That serialises writers of shared records, which buys two properties the
+derived stores rely on: numbers have no gaps (a rolled-back transaction also rolls back its increment),
+and commit order equals sequence order, so a consumer that has read up to N never later finds an
+entry below N appear.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from sqlalchemy import event, inspect, update
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+from allmende.core.types import UTCDateTime, utcnow
+
+Operation = Literal["create", "update", "delete"]
+
+
+class SharedRecord(SQLModel):
+    """Mixin for records that can be shared across instances."""
+
+    __record_type__: ClassVar[str]
+
+    uuid: UUID = Field(default_factory=uuid4, unique=True, index=True, nullable=False)
+    # None means this instance; a peer's base URL for read-only copies received by federation.
+    origin: str | None = Field(default=None, max_length=255)
+    version: int = Field(default=0, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.uuid}.{self.version}"'
+
+
+class ChangeLogEntry(SQLModel, table=True):
+    __tablename__ = "change_log"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    record_type: str = Field(max_length=50, index=True)
+    record_uuid: UUID = Field(index=True)
+    version: int
+    operation: str = Field(max_length=10)
+    origin: str | None = Field(default=None, max_length=255)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChangeLogCounter(SQLModel, table=True):
+    """One row (id = 1) holding the last sequence number handed out; created by the migration."""
+
+    __tablename__ = "change_log_counter"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = Field(default=0)
+
+
+class HardDeleteForbidden(RuntimeError):
+    pass
+
+
+def _operation(session: Session, record: SharedRecord, is_new: bool) -> Operation | None:
+    if is_new:
+        return "create"
+    if not session.is_modified(record, include_collections=False):
+        return None
+    history = inspect(record).attrs.deleted_at.history
+    if history.added and history.added[0] is not None and not (history.deleted and history.deleted[0]):
+        return "delete"
+    return "update"
+
+
+def _append_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
+    if session.info.get("replicating"):
+        # Federation writes remote copies with the peer's versions; it appends its own entries.
+        return
+    for obj in session.deleted:
+        if isinstance(obj, SharedRecord):
+            raise HardDeleteForbidden(f"{type(obj).__name__} is a shared record: set deleted_at instead")
+    changes: list[tuple[SharedRecord, Operation]] = []
+    for obj in list(session.new):
+        if isinstance(obj, SharedRecord):
+            changes.append((obj, "create"))
+    for obj in list(session.dirty):
+        if isinstance(obj, SharedRecord):
+            op = _operation(session, obj, is_new=False)
+            if op is not None:
+                changes.append((obj, op))
+    if not changes:
+        return
+    now = utcnow()
+    counter = ChangeLogCounter.__table__
+    last = session.connection().execute(
+        update(counter).where(counter.c.id == 1)
+        .values(last_seq=counter.c.last_seq + len(changes))
+        .returning(counter.c.last_seq)
+    ).scalar_one()
+    first = last - len(changes) + 1
+    for offset, (record, op) in enumerate(changes):
+        record.version = (record.version or 0) + 1
+        record.updated_at = now
+        session.add(ChangeLogEntry(
+            seq=first + offset,
+            record_type=record.__record_type__,
+            record_uuid=record.uuid,
+            version=record.version,
+            operation=op,
+            origin=record.origin,
+            changed_at=now,
+        ))
+
+
+event.listen(Session, "before_flush", _append_changes)

@@ -1,0 +1,121 @@
+"""Settings read from the environment (and an optional ``.env``), validated once at start.
+
+No configuration at all selects the embedded profile: SQLite in the data directory,
+the embedded search engine and jobs run in-process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["embedded", "production"]
+
+
+class SettingsError(Exception):
+    """A bad environment variable; the message is one line that names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    meili_url: str | None = Field(default=None, validation_alias="MEILI_URL")
+    meili_key: str | None = Field(default=None, validation_alias="MEILI_KEY")
+    base_url: str = Field(default="http://127.0.0.1:8000", validation_alias="ALLMENDE_BASE_URL")
+    instance_name: str = Field(default="Allmende", min_length=1, max_length=120,
+                               validation_alias="ALLMENDE_INSTANCE_NAME")
+    secret_key: str | None = Field(default=None, min_length=32, validation_alias="ALLMENDE_SECRET_KEY")
+    data_dir: Path = Field(default=Path("data"), validation_alias="ALLMENDE_DATA_DIR")
+    host: str = Field(default="127.0.0.1", validation_alias="HOST")
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    debug: bool = Field(default=False, validation_alias="ALLMENDE_DEBUG")
+    log_json: bool = Field(default=False, validation_alias="ALLMENDE_LOG_JSON")
+    seed_on_start: bool = Field(default=True, validation_alias=AliasChoices("ALLMENDE_SEED_ON_START"))
+    # Development and tests may talk to loopback peers; production never does (design rule 7).
+    allow_private_urls: bool = Field(default=False, validation_alias="ALLMENDE_ALLOW_PRIVATE_URLS")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme.startswith("postgres"):
+            # Accept the common spellings and pick the async driver ourselves.
+            rest = value.split("://", 1)[1]
+            return f"postgresql+asyncpg://{rest}"
+        if scheme in {"sqlite", "sqlite+aiosqlite"}:
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        raise ValueError("must be a postgresql:// or sqlite:// URL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("meili_url", "base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def profile(self) -> Profile:
+        return "production" if self.database_url and self.database_url.startswith("postgresql") else "embedded"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'allmende.sqlite3').resolve()}"
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        """The configured key, or one kept in the data directory so sessions survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise SettingsError with one line naming the offending variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = str(first["loc"][0]) if first["loc"] else "?"
+        info = Settings.model_fields.get(field_name)
+        alias = info.validation_alias if info is not None else None
+        variable = alias if isinstance(alias, str) else field_name
+        if isinstance(alias, AliasChoices):
+            variable = str(alias.choices[0])
+        raise SettingsError(f"{variable}: {first['msg']}") from None

@@ -1,0 +1,6 @@
+"""Imports every table model so that ``SQLModel.metadata`` describes the whole schema (for Alembic)."""
+
+from allmende.accounts import models as accounts_models
+from allmende.core import audit, records
+
+__all__ = ["accounts_models", "audit", "records"]

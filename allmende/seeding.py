@@ -1,0 +1,58 @@
+"""``allmende seed``: loads ``seeds/`` into the database through each package's own loader.
+
+Running it twice changes nothing: every loader upserts by a natural key and leaves equal records alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.accounts.seeds import load_organizations
+from allmende.core.db import Database
+
+SEEDS_DIR = Path(os.environ.get("ALLMENDE_SEEDS_DIR", Path(__file__).resolve().parent.parent / "seeds"))
+
+
+@dataclass
+class SeedResult:
+    name: str
+    created: int
+    updated: int
+
+
+def read_yaml(name: str, key: str, seeds_dir: Path = SEEDS_DIR) -> list[dict[str, Any]]:
+    path = seeds_dir / name
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    items = data.get(key, [])
+    assert isinstance(items, list), f"{path}: '{key}' must be a list"
+    return items
+
+
+Loader = Callable[[AsyncSession, Path], Awaitable[SeedResult]]
+
+
+async def _organizations(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+    created, updated = await load_organizations(session, read_yaml("organizations.yaml", "organizations",
+                                                                   seeds_dir))
+    return SeedResult("organizations", created, updated)
+
+
+# In dependency order: later loaders refer to what earlier ones created.
+LOADERS: list[Loader] = [_organizations]
+
+
+async def seed(database: Database, seeds_dir: Path = SEEDS_DIR) -> list[SeedResult]:
+    results = []
+    async with database.unit_of_work() as session:  # all or nothing
+        for loader in LOADERS:
+            results.append(await loader(session, seeds_dir))
+    return results
