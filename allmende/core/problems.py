@@ -150,7 +150,10 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     status = exc.status_code
     slug = HTTPStatus(status).phrase.lower().replace(" ", "-")
     headers = dict(exc.headers or {})
-    return problem_response(request, status=status, type_slug=slug, detail=str(exc.detail), headers=headers)
+    # Litestar's own 400s come from reading the request body (malformed JSON and the like).
+    errors = [{"field": "body", "detail": str(exc.detail)}] if status == 400 else None
+    return problem_response(request, status=status, type_slug=slug, detail=str(exc.detail), headers=headers,
+                            errors=errors)
 
 
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -31,6 +31,9 @@ SERIALIZERS: dict[str, Any] = {"job_serializer": _serialize, "job_deserializer":
 class ArqJobQueue:
     def __init__(self, redis_url: str, *, queue_name: str = "allmende:queue") -> None:
         self.redis_settings = RedisSettings.from_dsn(redis_url)
+        # Fail fast when Redis is down: callers (readiness, enqueue) report it instead of hanging.
+        self.redis_settings.conn_timeout = 1
+        self.redis_settings.conn_retries = 0
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
 

@@ -1,0 +1,52 @@
+"""Core infrastructure depends on no domain; domains reach each other only through services."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = ("marketplace", "knowledge", "federation")
+CORE = ("allmende/core", "allmende/accounts")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_no_domain() -> None:
+    offenders = []
+    for folder in CORE:
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in _imports(path):
+                if name.split(".")[0] in DOMAINS:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_domains_use_each_other_only_through_services() -> None:
+    offenders = []
+    for domain in DOMAINS:
+        for path in (ROOT / domain).rglob("*.py"):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] in DOMAINS and parts[0] != domain and (len(parts) < 2 or parts[1] != "services"):
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_relationships_are_declared_lazy_raise() -> None:
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    import allmende.models  # noqa: F401
+
+    lazy = {}
+    for mapper in SQLModel._sa_registry.mappers:
+        for relationship in inspect(mapper).relationships:
+            lazy[f"{mapper.class_.__name__}.{relationship.key}"] = relationship.lazy
+    assert lazy and all(value == "raise" for value in lazy.values()), lazy
