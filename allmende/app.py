@@ -127,8 +127,9 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             if owns_adapters:
                 await adapters.close()
 
-    session_config = ServerSideSessionConfig(secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600,
-                                             exclude=["/healthz", "/readyz", "/schema"])
+    session_config = ServerSideSessionConfig(
+        secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600, exclude=["/healthz", "/readyz", "/schema"]
+    )
     return Litestar(
         route_handlers=[healthz, readyz, AuthController, OrganizationController],
         dependencies={
@@ -137,23 +138,34 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "adapters": Provide(lambda: adapters, use_cache=True, sync_to_thread=False),
             "readiness": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
-            "login_throttle": Provide(lambda: LoginThrottle(adapters.store.with_namespace("login")
-                                                            if hasattr(adapters.store, "with_namespace")
-                                                            else adapters.store),
-                                      use_cache=True, sync_to_thread=False),
+            "login_throttle": Provide(
+                lambda: LoginThrottle(
+                    adapters.store.with_namespace("login")
+                    if hasattr(adapters.store, "with_namespace")
+                    else adapters.store
+                ),
+                use_cache=True,
+                sync_to_thread=False,
+            ),
         },
         middleware=[
             RequestContextMiddleware,
             session_config.middleware,
-            DefineMiddleware(TokenAwareCSRFMiddleware,
-                             config=csrf_config(settings.effective_secret_key, secure=settings.secure_cookies)),
+            DefineMiddleware(
+                TokenAwareCSRFMiddleware,
+                config=csrf_config(settings.effective_secret_key, secure=settings.secure_cookies),
+            ),
         ],
         stores={"sessions": adapters.store},
         before_request=require_json_body,
         exception_handlers=exception_handlers,
-        openapi_config=OpenAPIConfig(title="Allmende API", version="1", path="/schema",
-                                     render_plugins=[JsonRenderPlugin()],
-                                     description="Catalog, knowledge hub and federation of Allmende."),
+        openapi_config=OpenAPIConfig(
+            title="Allmende API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            description="Catalog, knowledge hub and federation of Allmende.",
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         response_cache_config=ResponseCacheConfig(),
         lifespan=[lifespan],

@@ -18,8 +18,13 @@ import typer
 from allmende.core.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
-cli = typer.Typer(name="allmende", help="Allmende: marketplace and knowledge hub for municipal digital solutions.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    name="allmende",
+    help="Allmende: marketplace and knowledge hub for municipal digital solutions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 token_cli = typer.Typer(help="Manage an organization's API tokens.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 
@@ -93,8 +98,7 @@ def serve(
     from allmende.app import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning",
-                proxy_headers=False)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning", proxy_headers=False)
 
 
 @cli.command()
@@ -121,8 +125,9 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
     database = Database(settings.effective_database_url)
     try:
         async with database.unit_of_work() as session:
-            user = await services.create_user(session, email=email, display_name=name, password=password,
-                                              platform_role=PlatformRole.admin)
+            user = await services.create_user(
+                session, email=email, display_name=name, password=password, platform_role=PlatformRole.admin
+            )
             return user.email
     except Problem as exc:
         raise CliError(f"{exc.field}: {exc.detail}" if exc.field else exc.detail) from None
@@ -155,8 +160,7 @@ def create_admin(
     typer.echo(f"admin {created} created")
 
 
-async def _token_create(settings: Settings, organization: str, name: str, scopes: list[str],
-                        days: int) -> str:
+async def _token_create(settings: Settings, organization: str, name: str, scopes: list[str], days: int) -> str:
     from allmende.accounts import services
     from allmende.accounts.models import TokenScope
     from allmende.core.db import Database
@@ -166,9 +170,9 @@ async def _token_create(settings: Settings, organization: str, name: str, scopes
     try:
         async with database.unit_of_work() as session:
             org = await services.get_organization(session, organization)
-            _, plaintext = await services.issue_token(session, org, name=name,
-                                                      scopes=[TokenScope(s) for s in scopes],
-                                                      expires_in_days=days, created_by=None)
+            _, plaintext = await services.issue_token(
+                session, org, name=name, scopes=[TokenScope(s) for s in scopes], expires_in_days=days, created_by=None
+            )
             return plaintext
     except Problem as exc:
         raise CliError(exc.detail) from None

@@ -41,8 +41,7 @@ Loader = Callable[[AsyncSession, Path], Awaitable[SeedResult]]
 
 
 async def _organizations(session: AsyncSession, seeds_dir: Path) -> SeedResult:
-    created, updated = await load_organizations(session, read_yaml("organizations.yaml", "organizations",
-                                                                   seeds_dir))
+    created, updated = await load_organizations(session, read_yaml("organizations.yaml", "organizations", seeds_dir))
     return SeedResult("organizations", created, updated)
 
 

@@ -7,13 +7,12 @@ reachable; a missing server is an error, never a skip.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -106,8 +105,7 @@ def job_registry() -> JobRegistry:
 def adapters(settings: Settings, database: Database, job_registry: JobRegistry) -> Adapters:
     """The embedded adapters, with the in-process queue left stopped: tests run jobs when they choose."""
     jobs = InProcessJobQueue(job_registry, backoff_base=0.01)
-    result = Adapters(settings=settings, database=database, jobs=jobs, registry=job_registry,
-                      store=MemoryStore())
+    result = Adapters(settings=settings, database=database, jobs=jobs, registry=job_registry, store=MemoryStore())
     jobs.bind(result.job_context())
     return result
 
@@ -115,7 +113,7 @@ def adapters(settings: Settings, database: Database, job_registry: JobRegistry) 
 @pytest.fixture
 async def client(adapters: Adapters) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(adapters.settings, adapters)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    transport = httpx.ASGITransport(app=cast(Any, app), client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 

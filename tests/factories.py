@@ -17,12 +17,18 @@ _counter = itertools.count(1)
 
 async def make_user(database: Database, *, email: str | None = None, role: PlatformRole | None = None) -> User:
     async with database.unit_of_work() as session:
-        return await services.create_user(session, email=email or f"user{next(_counter)}@example.org",
-                                          display_name="Test Person", password=PASSWORD, platform_role=role)
+        return await services.create_user(
+            session,
+            email=email or f"user{next(_counter)}@example.org",
+            display_name="Test Person",
+            password=PASSWORD,
+            platform_role=role,
+        )
 
 
-async def make_organization(database: Database, *, kind: OrganizationKind = OrganizationKind.vendor,
-                            **fields: Any) -> Organization:
+async def make_organization(
+    database: Database, *, kind: OrganizationKind = OrganizationKind.vendor, **fields: Any
+) -> Organization:
     n = next(_counter)
     values: dict[str, Any] = {"name": f"Organisation {n}", "slug": f"org-{n}", "kind": kind.value}
     if kind in (OrganizationKind.municipality, OrganizationKind.county) and "ags" not in fields:
@@ -48,5 +54,6 @@ def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
     """Sign in like a browser would: fetch the CSRF cookie with a GET, then post with the header."""
     await client.get("/api/v1/organizations", params={"limit": 1})
-    return await client.post("/api/v1/auth/login", json={"email": email, "password": password},
-                             headers=csrf_headers(client))
+    return await client.post(
+        "/api/v1/auth/login", json={"email": email, "password": password}, headers=csrf_headers(client)
+    )

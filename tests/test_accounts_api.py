@@ -21,8 +21,7 @@ async def _as_admin(client: httpx.AsyncClient, database: Database) -> None:
 # --- sign-in -------------------------------------------------------------------------------------------
 
 
-async def test_login_sets_a_session_and_me_shows_the_memberships(client: httpx.AsyncClient,
-                                                                 database: Database) -> None:
+async def test_login_sets_a_session_and_me_shows_the_memberships(client: httpx.AsyncClient, database: Database) -> None:
     user = await make_user(database)
     org = await make_organization(database, name="Stadt Musterhausen", kind=OrganizationKind.municipality)
     await add_membership(database, user, org, MemberRole.editor)
@@ -30,14 +29,16 @@ async def test_login_sets_a_session_and_me_shows_the_memberships(client: httpx.A
     assert response.status_code == 201
     me = (await client.get("/api/v1/auth/me")).json()
     assert me["email"] == user.email
-    assert me["memberships"] == [{"organization": org.slug, "organization_name": "Stadt Musterhausen",
-                                  "role": "editor"}]
+    assert me["memberships"] == [
+        {"organization": org.slug, "organization_name": "Stadt Musterhausen", "role": "editor"}
+    ]
     assert (await client.post("/api/v1/auth/logout", headers=csrf_headers(client))).status_code == 204
     assert (await client.get("/api/v1/auth/me")).status_code == 401
 
 
-async def test_failed_logins_do_not_reveal_whether_the_account_exists(client: httpx.AsyncClient,
-                                                                      database: Database) -> None:
+async def test_failed_logins_do_not_reveal_whether_the_account_exists(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     user = await make_user(database)
     wrong_password = await login(client, user.email, "not the password")
     no_account = await login(client, "nobody@example.org", "not the password")
@@ -66,11 +67,13 @@ async def test_a_form_post_without_the_csrf_token_is_refused(client: httpx.Async
 # --- organizations ---------------------------------------------------------------------------------------
 
 
-async def test_moderator_creates_a_municipality_with_a_valid_ags(client: httpx.AsyncClient,
-                                                                 database: Database) -> None:
+async def test_moderator_creates_a_municipality_with_a_valid_ags(client: httpx.AsyncClient, database: Database) -> None:
     await _as_admin(client, database)
-    response = await client.post("/api/v1/organizations", headers=csrf_headers(client), json={
-        "kind": "municipality", "name": "Gemeinde Großbeispiel", "ags": "09162000", "population": 1500})
+    response = await client.post(
+        "/api/v1/organizations",
+        headers=csrf_headers(client),
+        json={"kind": "municipality", "name": "Gemeinde Großbeispiel", "ags": "09162000", "population": 1500},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["slug"] == "gemeinde-grossbeispiel"
@@ -80,23 +83,27 @@ async def test_moderator_creates_a_municipality_with_a_valid_ags(client: httpx.A
     assert [o["slug"] for o in listed["items"]] == ["gemeinde-grossbeispiel"]
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"kind": "municipality", "name": "X", "ags": "1234567"}, "ags"),
-    ({"kind": "municipality", "name": "X", "ags": "17000000"}, "ags"),
-    ({"kind": "municipality", "name": "X", "ars": "0916200000001"}, "ars"),
-    ({"kind": "municipality", "name": "X"}, "ags"),
-    ({"kind": "municipality", "name": "X", "ags": "09162000", "bundesland": "05"}, "bundesland"),
-    ({"kind": "vendor", "name": "X", "ags": "09162000"}, "ags"),
-    ({"kind": "city-state", "name": "X"}, "kind"),
-    ({"kind": "vendor", "name": ""}, "name"),
-    ({"kind": "vendor", "name": "X" * 201}, "name"),
-    ({"kind": "vendor", "name": "X", "website": "javascript:alert(1)"}, "website"),
-    ({"kind": "vendor", "name": "X", "colour": "blue"}, "colour"),
-    ({"kind": "vendor", "name": "X", "population": -1}, "population"),
-    ({"kind": "vendor", "name": "X", "slug": "Not A Slug"}, "slug"),
-])
-async def test_bad_organization_input_is_a_422_naming_the_field(client: httpx.AsyncClient, database: Database,
-                                                                payload: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"kind": "municipality", "name": "X", "ags": "1234567"}, "ags"),
+        ({"kind": "municipality", "name": "X", "ags": "17000000"}, "ags"),
+        ({"kind": "municipality", "name": "X", "ars": "0916200000001"}, "ars"),
+        ({"kind": "municipality", "name": "X"}, "ags"),
+        ({"kind": "municipality", "name": "X", "ags": "09162000", "bundesland": "05"}, "bundesland"),
+        ({"kind": "vendor", "name": "X", "ags": "09162000"}, "ags"),
+        ({"kind": "city-state", "name": "X"}, "kind"),
+        ({"kind": "vendor", "name": ""}, "name"),
+        ({"kind": "vendor", "name": "X" * 201}, "name"),
+        ({"kind": "vendor", "name": "X", "website": "javascript:alert(1)"}, "website"),
+        ({"kind": "vendor", "name": "X", "colour": "blue"}, "colour"),
+        ({"kind": "vendor", "name": "X", "population": -1}, "population"),
+        ({"kind": "vendor", "name": "X", "slug": "Not A Slug"}, "slug"),
+    ],
+)
+async def test_bad_organization_input_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, database: Database, payload: dict[str, object], field: str
+) -> None:
     await _as_admin(client, database)
     response = await client.post("/api/v1/organizations", json=payload, headers=csrf_headers(client))
     assert response.status_code == 422, response.text
@@ -108,8 +115,11 @@ async def test_bad_organization_input_is_a_422_naming_the_field(client: httpx.As
 
 async def test_malformed_json_is_a_400(client: httpx.AsyncClient, database: Database) -> None:
     await _as_admin(client, database)
-    response = await client.post("/api/v1/organizations", content=b'{"kind": "vendor", "name": ',
-                                 headers={"content-type": "application/json", **csrf_headers(client)})
+    response = await client.post(
+        "/api/v1/organizations",
+        content=b'{"kind": "vendor", "name": ',
+        headers={"content-type": "application/json", **csrf_headers(client)},
+    )
     assert response.status_code == 400
     assert response.json()["field"] == "body"
 
@@ -117,8 +127,9 @@ async def test_malformed_json_is_a_400(client: httpx.AsyncClient, database: Data
 async def test_duplicate_slug_is_a_409(client: httpx.AsyncClient, database: Database) -> None:
     await _as_admin(client, database)
     await make_organization(database, slug="taken")
-    response = await client.post("/api/v1/organizations", json={"kind": "vendor", "name": "T", "slug": "taken"},
-                                 headers=csrf_headers(client))
+    response = await client.post(
+        "/api/v1/organizations", json={"kind": "vendor", "name": "T", "slug": "taken"}, headers=csrf_headers(client)
+    )
     assert response.status_code == 409
     assert response.json()["field"] == "slug"
 
@@ -137,8 +148,7 @@ async def test_updates_need_a_current_if_match(client: httpx.AsyncClient, databa
     assert (await client.get(url)).json()["name"] == "Neu"
 
 
-async def test_only_owners_and_moderators_edit_an_organization(client: httpx.AsyncClient,
-                                                               database: Database) -> None:
+async def test_only_owners_and_moderators_edit_an_organization(client: httpx.AsyncClient, database: Database) -> None:
     org = await make_organization(database)
     editor = await make_user(database)
     await add_membership(database, editor, org, MemberRole.editor)
@@ -148,8 +158,13 @@ async def test_only_owners_and_moderators_edit_an_organization(client: httpx.Asy
     response = await client.patch(url, json={"name": "Neu"}, headers={"If-Match": etag, **csrf_headers(client)})
     assert response.status_code == 403
     anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-    assert (await anonymous.post("/api/v1/organizations", json={"kind": "vendor", "name": "X"},
-                                 headers={"authorization": "Bearer alm_unknown"})).status_code == 401
+    assert (
+        await anonymous.post(
+            "/api/v1/organizations",
+            json={"kind": "vendor", "name": "X"},
+            headers={"authorization": "Bearer alm_unknown"},
+        )
+    ).status_code == 401
 
 
 async def test_list_pages_with_a_cursor(client: httpx.AsyncClient, database: Database) -> None:
@@ -172,14 +187,16 @@ async def test_list_pages_with_a_cursor(client: httpx.AsyncClient, database: Dat
 # --- API tokens -------------------------------------------------------------------------------------------
 
 
-async def _owner_with_token(client: httpx.AsyncClient, database: Database,
-                            scopes: list[str]) -> tuple[str, str, str]:
+async def _owner_with_token(client: httpx.AsyncClient, database: Database, scopes: list[str]) -> tuple[str, str, str]:
     org = await make_organization(database)
     owner = await make_user(database)
     await add_membership(database, owner, org, MemberRole.owner)
     await login(client, owner.email)
-    response = await client.post(f"/api/v1/organizations/{org.slug}/tokens", headers=csrf_headers(client),
-                                 json={"name": "CI", "scopes": scopes, "expires_in_days": 30})
+    response = await client.post(
+        f"/api/v1/organizations/{org.slug}/tokens",
+        headers=csrf_headers(client),
+        json={"name": "CI", "scopes": scopes, "expires_in_days": 30},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return org.slug, body["token"], body["uuid"]
@@ -193,19 +210,22 @@ async def test_token_is_shown_once_stored_hashed_and_works(client: httpx.AsyncCl
     async with database.sessionmaker() as session:
         stored = (await session.exec(select(ApiToken))).one()
     assert token not in (stored.token_hash, stored.token_prefix) and len(stored.token_hash) == 64
-    bearer = httpx.AsyncClient(transport=client._transport, base_url="http://testserver",
-                               headers={"authorization": f"Bearer {token}"})
+    bearer = httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
+    )
     members = await bearer.get(f"/api/v1/organizations/{slug}/members")
     assert members.status_code == 200 and members.json()[0]["role"] == "owner"
     async with database.sessionmaker() as session:
         assert (await session.exec(select(ApiToken))).one().last_used_at is not None
 
 
-async def test_read_token_cannot_write_and_tokens_cannot_make_tokens(client: httpx.AsyncClient,
-                                                                     database: Database) -> None:
+async def test_read_token_cannot_write_and_tokens_cannot_make_tokens(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     slug, token, _ = await _owner_with_token(client, database, ["read", "write"])
-    bearer = httpx.AsyncClient(transport=client._transport, base_url="http://testserver",
-                               headers={"authorization": f"Bearer {token}"})
+    bearer = httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
+    )
     response = await bearer.post(f"/api/v1/organizations/{slug}/tokens", json={"name": "x", "scopes": ["read"]})
     assert response.status_code == 403
     url = f"/api/v1/organizations/{slug}"
@@ -216,8 +236,9 @@ async def test_read_token_cannot_write_and_tokens_cannot_make_tokens(client: htt
 
 async def test_revoked_and_expired_tokens_are_refused(client: httpx.AsyncClient, database: Database) -> None:
     slug, token, token_uuid = await _owner_with_token(client, database, ["read"])
-    bearer = httpx.AsyncClient(transport=client._transport, base_url="http://testserver",
-                               headers={"authorization": f"Bearer {token}"})
+    bearer = httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
+    )
     revoke = await client.delete(f"/api/v1/organizations/{slug}/tokens/{token_uuid}", headers=csrf_headers(client))
     assert revoke.status_code == 204
     refused = await bearer.get(f"/api/v1/organizations/{slug}/members")
@@ -228,26 +249,30 @@ async def test_revoked_and_expired_tokens_are_refused(client: httpx.AsyncClient,
         for stored in await session.exec(select(ApiToken).where(ApiToken.revoked_at == None)):  # noqa: E711
             stored.expires_at = utcnow() - timedelta(seconds=1)
     expired = await httpx.AsyncClient(transport=client._transport, base_url="http://testserver").get(
-        f"/api/v1/organizations/{slug}/members", headers={"authorization": f"Bearer {token2}"})
+        f"/api/v1/organizations/{slug}/members", headers={"authorization": f"Bearer {token2}"}
+    )
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
     async with database.sessionmaker() as session:
         actions = [e.action for e in await session.exec(select(AuditEvent))]
     assert "token.create" in actions and "token.revoke" in actions
 
 
-@pytest.mark.parametrize("payload", [
-    {"name": "x", "scopes": []},
-    {"name": "x", "scopes": ["admin"]},
-    {"name": "x", "scopes": ["read"], "expires_in_days": 0},
-    {"name": "x", "scopes": ["read"], "expires_in_days": 400},
-])
-async def test_bad_token_requests_are_refused(client: httpx.AsyncClient, database: Database,
-                                              payload: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "x", "scopes": []},
+        {"name": "x", "scopes": ["admin"]},
+        {"name": "x", "scopes": ["read"], "expires_in_days": 0},
+        {"name": "x", "scopes": ["read"], "expires_in_days": 400},
+    ],
+)
+async def test_bad_token_requests_are_refused(
+    client: httpx.AsyncClient, database: Database, payload: dict[str, object]
+) -> None:
     org = await make_organization(database)
     owner = await make_user(database)
     await add_membership(database, owner, org, MemberRole.owner)
     await login(client, owner.email)
-    response = await client.post(f"/api/v1/organizations/{org.slug}/tokens", json=payload,
-                                 headers=csrf_headers(client))
+    response = await client.post(f"/api/v1/organizations/{org.slug}/tokens", json=payload, headers=csrf_headers(client))
     assert response.status_code == 422
     assert response.json()["field"] in {"scopes", "expires_in_days", "scopes.0"}

@@ -37,7 +37,10 @@ async def test_create_update_and_tombstone_are_logged_with_rising_versions(datab
         stored.deleted_at = utcnow()
     entries = await _entries(database)
     assert [(e.seq, e.operation, e.version, e.record_uuid) for e in entries] == [
-        (1, "create", 1, org.uuid), (2, "update", 2, org.uuid), (3, "delete", 3, org.uuid)]
+        (1, "create", 1, org.uuid),
+        (2, "update", 2, org.uuid),
+        (3, "delete", 3, org.uuid),
+    ]
     assert all(e.record_type == "organization" for e in entries)
 
 
@@ -104,4 +107,4 @@ async def test_concurrent_writers_on_postgresql_leave_no_gaps(pg_database: Datab
     # The counter row stays locked until commit, so one transaction's entries are consecutive.
     writers = [slug_of[e.record_uuid].split("-")[0] for e in entries]
     for start in range(0, len(writers), 3):
-        assert len(set(writers[start:start + 3])) == 1, writers
+        assert len(set(writers[start : start + 3])) == 1, writers

@@ -1,5 +1,7 @@
 """Probes, OpenAPI, request ids, security headers and problem+json for malformed requests."""
 
+from typing import Any, cast
+
 import httpx
 
 from allmende.app import Adapters, create_app
@@ -18,7 +20,7 @@ async def test_readyz_reports_each_backing_service(client: httpx.AsyncClient, ba
 async def test_readyz_is_503_when_redis_is_unreachable(adapters: Adapters) -> None:
     adapters.jobs = ArqJobQueue("redis://127.0.0.1:1/0")  # nothing listens on port 1
     app = create_app(adapters.settings, adapters)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://t") as http:
         response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "10"
@@ -54,15 +56,21 @@ async def test_unknown_route_is_a_problem_document(client: httpx.AsyncClient) ->
 
 
 async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/login", content=b"email=a&password=b",
-                                 headers={"content-type": "text/plain", "authorization": "Bearer nothing"})
+    response = await client.post(
+        "/api/v1/auth/login",
+        content=b"email=a&password=b",
+        headers={"content-type": "text/plain", "authorization": "Bearer nothing"},
+    )
     assert response.status_code == 415
     body = response.json()
     assert body["field"] == "Content-Type"
 
 
 async def test_oversize_body_is_refused_with_a_problem(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/login", content=b"{" + b" " * 1_100_000 + b"}",
-                                 headers={"content-type": "application/json", "authorization": "Bearer x"})
+    response = await client.post(
+        "/api/v1/auth/login",
+        content=b"{" + b" " * 1_100_000 + b"}",
+        headers={"content-type": "application/json", "authorization": "Bearer x"},
+    )
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")

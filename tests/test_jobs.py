@@ -46,8 +46,7 @@ async def _vendor_slugs(adapters: Adapters) -> list[str]:
         return list(await session.exec(select(Organization.slug)))
 
 
-async def test_in_process_runner_retries_until_the_job_succeeds(adapters: Adapters,
-                                                                job_registry: JobRegistry) -> None:
+async def test_in_process_runner_retries_until_the_job_succeeds(adapters: Adapters, job_registry: JobRegistry) -> None:
     register_flaky_job(job_registry)
     queue = adapters.jobs
     assert isinstance(queue, InProcessJobQueue)
@@ -96,8 +95,15 @@ async def test_arq_worker_in_burst_mode_runs_the_same_job_with_retries(
     await queue.enqueue("test.create_vendor", slug=slug, job_id=f"vendor:{slug}")
     await queue.enqueue("test.create_vendor", slug=slug, job_id=f"vendor:{slug}")  # same id: one job
     context = JobContext(settings=adapters.settings, database=adapters.database, queue=queue)
-    worker = build_worker(job_registry, context, REDIS_URL, queue_name=redis_queue_name, burst=True,
-                          backoff_base=0.05, handle_signals=False)
+    worker = build_worker(
+        job_registry,
+        context,
+        REDIS_URL,
+        queue_name=redis_queue_name,
+        burst=True,
+        backoff_base=0.05,
+        handle_signals=False,
+    )
     try:
         await worker.main()
     finally:

@@ -9,8 +9,18 @@ from allmende.core.settings import SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "MEILI_URL", "MEILI_KEY", "PORT", "HOST", "ALLMENDE_BASE_URL",
-                 "ALLMENDE_SECRET_KEY", "ALLMENDE_DATA_DIR", "ALLMENDE_INSTANCE_NAME"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "MEILI_URL",
+        "MEILI_KEY",
+        "PORT",
+        "HOST",
+        "ALLMENDE_BASE_URL",
+        "ALLMENDE_SECRET_KEY",
+        "ALLMENDE_DATA_DIR",
+        "ALLMENDE_INSTANCE_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -31,17 +41,21 @@ def test_postgres_url_selects_the_production_profile_and_the_async_driver(monkey
     assert settings.effective_database_url == "postgresql+asyncpg://app@db:5432/allmende"
 
 
-@pytest.mark.parametrize(("variable", "value", "words"), [
-    ("PORT", "eighty", "PORT:"),
-    ("PORT", "70000", "PORT:"),
-    ("DATABASE_URL", "mysql://x/y", "DATABASE_URL:"),
-    ("REDIS_URL", "http://redis", "REDIS_URL:"),
-    ("MEILI_URL", "meili:7700", "MEILI_URL:"),
-    ("ALLMENDE_BASE_URL", "ftp://example.org", "ALLMENDE_BASE_URL:"),
-    ("ALLMENDE_SECRET_KEY", "short", "ALLMENDE_SECRET_KEY:"),
-])
-def test_a_bad_variable_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
-                                             words: str) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("PORT", "eighty", "PORT:"),
+        ("PORT", "70000", "PORT:"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL:"),
+        ("REDIS_URL", "http://redis", "REDIS_URL:"),
+        ("MEILI_URL", "meili:7700", "MEILI_URL:"),
+        ("ALLMENDE_BASE_URL", "ftp://example.org", "ALLMENDE_BASE_URL:"),
+        ("ALLMENDE_SECRET_KEY", "short", "ALLMENDE_SECRET_KEY:"),
+    ],
+)
+def test_a_bad_variable_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()

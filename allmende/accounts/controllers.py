@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, HeaderParameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,27 +39,44 @@ Session = NamedDependency[AsyncSession]
 async def _user_out(session: AsyncSession, principal: Principal) -> UserOut:
     user = principal.require_user()
     memberships = await services.memberships_of(session, user.id or 0)
-    return UserOut(uuid=user.uuid, email=user.email, display_name=user.display_name,
-                   platform_role=principal.platform_role,
-                   memberships=[MembershipOut(organization=m.organization.slug,
-                                              organization_name=m.organization.name, role=m.role)
-                                for m in memberships])
+    return UserOut(
+        uuid=user.uuid,
+        email=user.email,
+        display_name=user.display_name,
+        platform_role=principal.platform_role,
+        memberships=[
+            MembershipOut(organization=m.organization.slug, organization_name=m.organization.name, role=m.role)
+            for m in memberships
+        ],
+    )
 
 
 def _token_out(token: Any, plaintext: str | None = None) -> TokenOut | TokenCreated:
-    fields = {"uuid": token.uuid, "name": token.name, "prefix": token.token_prefix, "scopes": token.scopes,
-              "created_at": token.created_at, "expires_at": token.expires_at, "revoked_at": token.revoked_at,
-              "last_used_at": token.last_used_at}
+    fields = {
+        "uuid": token.uuid,
+        "name": token.name,
+        "prefix": token.token_prefix,
+        "scopes": token.scopes,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+        "last_used_at": token.last_used_at,
+    }
     return TokenCreated(**fields, token=plaintext) if plaintext else TokenOut(**fields)
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
-    tags = ["auth"]
+    tags = ["auth"]  # noqa: RUF012 (Litestar reads it as a class attribute)
 
     @post("/login", summary="Sign in with e-mail and password; sets the session cookie")
-    async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginIn], db_session: Session,
-                    login_throttle: NamedDependency[LoginThrottle]) -> UserOut:
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginIn],
+        db_session: Session,
+        login_throttle: NamedDependency[LoginThrottle],
+    ) -> UserOut:
         client = request.client.host if request.client else "unknown"
         email = services.normalize_email(data.email)
         await login_throttle.check(email=email, client=client)
@@ -85,72 +102,115 @@ class AuthController(Controller):
 
 class OrganizationController(Controller):
     path = "/api/v1/organizations"
-    tags = ["organizations"]
+    tags = ["organizations"]  # noqa: RUF012
 
     @get("/")
     async def list_organizations(
-        self, db_session: Session, settings: NamedDependency[Settings],
-        kind: FromQuery[OrganizationKind | None] = None, bundesland: FromQuery[str | None] = None,
+        self,
+        db_session: Session,
+        settings: NamedDependency[Settings],
+        kind: FromQuery[OrganizationKind | None] = None,
+        bundesland: FromQuery[str | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
     ) -> Page[OrganizationOut]:
-        return await services.list_organizations(db_session, kind=kind, bundesland=bundesland, q=q, limit=limit,
-                                                 cursor=cursor, base_url=settings.base_url)
+        return await services.list_organizations(
+            db_session, kind=kind, bundesland=bundesland, q=q, limit=limit, cursor=cursor, base_url=settings.base_url
+        )
 
     @get("/{slug:str}")
-    async def get_organization(self, slug: FromPath[str], db_session: Session, settings: NamedDependency[Settings]) -> Response[Any]:
+    async def get_organization(
+        self, slug: FromPath[str], db_session: Session, settings: NamedDependency[Settings]
+    ) -> Response[Any]:
         org = await services.get_organization(db_session, slug)
         return Response(services.organization_out(org, settings.base_url), headers={"ETag": org.etag})
 
     @post("/")
-    async def create_organization(self, data: JSONBody[OrganizationCreate], db_session: Session,
-                                  principal: NamedDependency[Principal], settings: NamedDependency[Settings]) -> Response[Any]:
+    async def create_organization(
+        self,
+        data: JSONBody[OrganizationCreate],
+        db_session: Session,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
         org = await services.create_organization(db_session, principal, data)
-        return Response(services.organization_out(org, settings.base_url), status_code=201,
-                        headers={"ETag": org.etag, "Location": f"{self.path}/{org.slug}"})
+        return Response(
+            services.organization_out(org, settings.base_url),
+            status_code=201,
+            headers={"ETag": org.etag, "Location": f"{self.path}/{org.slug}"},
+        )
 
     @patch("/{slug:str}")
-    async def update_organization(self, slug: FromPath[str], data: JSONBody[OrganizationUpdate], db_session: Session,
-                                  principal: NamedDependency[Principal], settings: NamedDependency[Settings], if_match: IfMatch) -> Response[Any]:
-        org = await services.update_organization(db_session, principal,
-                                                 await services.get_organization(db_session, slug), data, if_match)
+    async def update_organization(
+        self,
+        slug: FromPath[str],
+        data: JSONBody[OrganizationUpdate],
+        db_session: Session,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        if_match: IfMatch,
+    ) -> Response[Any]:
+        org = await services.update_organization(
+            db_session, principal, await services.get_organization(db_session, slug), data, if_match
+        )
         return Response(services.organization_out(org, settings.base_url), headers={"ETag": org.etag})
 
     @get("/{slug:str}/members")
-    async def list_members(self, slug: FromPath[str], db_session: Session, principal: NamedDependency[Principal]) -> list[MemberOut]:
+    async def list_members(
+        self, slug: FromPath[str], db_session: Session, principal: NamedDependency[Principal]
+    ) -> list[MemberOut]:
         rows = await services.members_of(db_session, principal, await services.get_organization(db_session, slug))
-        return [MemberOut(email=u.email, display_name=u.display_name, role=role) for u, role in rows]  # type: ignore[arg-type]
+        return [MemberOut(email=u.email, display_name=u.display_name, role=role) for u, role in rows]
 
     @put("/{slug:str}/members")
-    async def set_member(self, slug: FromPath[str], data: JSONBody[MemberIn], db_session: Session,
-                         principal: NamedDependency[Principal]) -> MemberOut:
+    async def set_member(
+        self, slug: FromPath[str], data: JSONBody[MemberIn], db_session: Session, principal: NamedDependency[Principal]
+    ) -> MemberOut:
         org = await services.get_organization(db_session, slug)
         user, membership = await services.add_member(db_session, principal, org, email=data.email, role=data.role)
-        return MemberOut(email=user.email, display_name=user.display_name, role=membership.role)  # type: ignore[arg-type]
+        return MemberOut(email=user.email, display_name=user.display_name, role=membership.role)
 
     @delete("/{slug:str}/members/{email:str}", status_code=HTTP_204_NO_CONTENT)
-    async def remove_member(self, slug: FromPath[str], email: FromPath[str], db_session: Session, principal: NamedDependency[Principal]) -> None:
-        await services.remove_member(db_session, principal, await services.get_organization(db_session, slug),
-                                     email=email)
+    async def remove_member(
+        self, slug: FromPath[str], email: FromPath[str], db_session: Session, principal: NamedDependency[Principal]
+    ) -> None:
+        await services.remove_member(
+            db_session, principal, await services.get_organization(db_session, slug), email=email
+        )
 
     @get("/{slug:str}/tokens")
-    async def list_tokens(self, slug: FromPath[str], db_session: Session, principal: NamedDependency[Principal]) -> list[TokenOut]:
+    async def list_tokens(
+        self, slug: FromPath[str], db_session: Session, principal: NamedDependency[Principal]
+    ) -> list[TokenOut]:
         org = await services.get_organization(db_session, slug)
         return [_token_out(t) for t in await services.list_tokens(db_session, principal, org)]
 
     @post("/{slug:str}/tokens", summary="Create an API token; the response shows it once")
-    async def create_token(self, slug: FromPath[str], data: JSONBody[TokenCreate], db_session: Session,
-                           principal: NamedDependency[Principal]) -> TokenCreated:
+    async def create_token(
+        self,
+        slug: FromPath[str],
+        data: JSONBody[TokenCreate],
+        db_session: Session,
+        principal: NamedDependency[Principal],
+    ) -> TokenCreated:
         org = await services.get_organization(db_session, slug)
-        token, plaintext = await services.create_token(db_session, principal, org, name=data.name,
-                                                       scopes=data.scopes, expires_in_days=data.expires_in_days)
+        token, plaintext = await services.create_token(
+            db_session, principal, org, name=data.name, scopes=data.scopes, expires_in_days=data.expires_in_days
+        )
         return _token_out(token, plaintext)  # type: ignore[return-value]
 
     @delete("/{slug:str}/tokens/{token_uuid:uuid}", status_code=HTTP_204_NO_CONTENT)
-    async def revoke_token(self, slug: FromPath[str], token_uuid: FromPath[uuid.UUID], db_session: Session,
-                           principal: NamedDependency[Principal]) -> None:
+    async def revoke_token(
+        self,
+        slug: FromPath[str],
+        token_uuid: FromPath[uuid.UUID],
+        db_session: Session,
+        principal: NamedDependency[Principal],
+    ) -> None:
         token, org = await services.find_token(db_session, token_uuid)
         if org.slug != slug:
             from allmende.core.problems import NotFound
+
             raise NotFound("no such token in this organization", field="token")
         await services.revoke_token(db_session, principal, token)

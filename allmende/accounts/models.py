@@ -1,10 +1,9 @@
 """Organizations, users, memberships and API tokens: who may act, and for whom."""
 
-
 import enum
-from uuid import UUID, uuid4
 from datetime import datetime
 from typing import ClassVar
+from uuid import UUID, uuid4
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
@@ -22,8 +21,9 @@ class OrganizationKind(enum.StrEnum):
     other = "other"
 
 
-PUBLIC_BODY_KINDS = frozenset({OrganizationKind.municipality, OrganizationKind.county,
-                               OrganizationKind.association, OrganizationKind.state})
+PUBLIC_BODY_KINDS = frozenset(
+    {OrganizationKind.municipality, OrganizationKind.county, OrganizationKind.association, OrganizationKind.state}
+)
 
 
 class VendorType(enum.StrEnum):
@@ -68,8 +68,9 @@ class Organization(SharedRecord, table=True):
     description: str | None = Field(default=None, max_length=5000)
     unconfirmed: list[str] = Field(default_factory=list, sa_type=PortableJSON)
 
-    memberships: list["Membership"] = Relationship(back_populates="organization",
-                                                 sa_relationship_kwargs={"lazy": "raise"})
+    memberships: list["Membership"] = Relationship(
+        back_populates="organization", sa_relationship_kwargs={"lazy": "raise"}
+    )
 
     @property
     def is_public_body(self) -> bool:
@@ -103,8 +104,7 @@ class Membership(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     user: "User" = Relationship(back_populates="memberships", sa_relationship_kwargs={"lazy": "raise"})
-    organization: "Organization" = Relationship(back_populates="memberships",
-                                              sa_relationship_kwargs={"lazy": "raise"})
+    organization: "Organization" = Relationship(back_populates="memberships", sa_relationship_kwargs={"lazy": "raise"})
 
 
 class ApiToken(SQLModel, table=True):

@@ -10,14 +10,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from allmende.accounts.models import Organization, OrganizationKind, VendorType
 from allmende.accounts.regions import check_ags, check_bundesland
 
-SEEDED_FIELDS = ("name", "kind", "ags", "ars", "bundesland", "population", "population_date", "website",
-                 "vendor_type", "description", "unconfirmed")
+SEEDED_FIELDS = (
+    "name",
+    "kind",
+    "ags",
+    "ars",
+    "bundesland",
+    "population",
+    "population_date",
+    "website",
+    "vendor_type",
+    "description",
+    "unconfirmed",
+)
 
 
 def _validated(item: dict[str, Any]) -> dict[str, Any]:
     slug = item["slug"]
     values = {name: item.get(name) for name in SEEDED_FIELDS}
-    values["kind"] = OrganizationKind(values["kind"]).value
+    values["kind"] = OrganizationKind(str(values["kind"])).value
     if values["vendor_type"]:
         values["vendor_type"] = VendorType(values["vendor_type"]).value
     if values["ags"]:

@@ -16,8 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from allmende.accounts.models import (
     PUBLIC_BODY_KINDS,
     ApiToken,
-    Membership,
     MemberRole,
+    Membership,
     Organization,
     OrganizationKind,
     PlatformRole,
@@ -63,13 +63,22 @@ async def create_user(
         raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
     if await get_user_by_email(session, email) is not None:
         raise Conflict("a user with this e-mail address exists already", field="email")
-    user = User(email=email, display_name=display_name.strip() or email,
-                password_hash=hash_password(password),
-                platform_role=platform_role.value if platform_role else None)
+    user = User(
+        email=email,
+        display_name=display_name.strip() or email,
+        password_hash=hash_password(password),
+        platform_role=platform_role.value if platform_role else None,
+    )
     session.add(user)
     await session.flush()
-    record_audit(session, action="user.create", record_type="user", record_uuid=user.uuid,
-                 actor_user_id=user.id, data={"platform_role": user.platform_role})
+    record_audit(
+        session,
+        action="user.create",
+        record_type="user",
+        record_uuid=user.uuid,
+        actor_user_id=user.id,
+        data={"platform_role": user.platform_role},
+    )
     return user
 
 
@@ -109,8 +118,10 @@ class MembershipView:
 
 async def memberships_of(session: AsyncSession, user_id: int) -> list[MembershipView]:
     rows = await session.exec(
-        select(Membership, Organization).join(Organization, col(Organization.id) == Membership.organization_id)
-        .where(Membership.user_id == user_id).order_by(col(Organization.name))
+        select(Membership, Organization)
+        .join(Organization, col(Organization.id) == Membership.organization_id)
+        .where(Membership.user_id == user_id)
+        .order_by(col(Organization.name))
     )
     return [MembershipView(organization=org, role=MemberRole(m.role)) for m, org in rows]
 
@@ -151,8 +162,9 @@ async def create_token(
     user = principal.require_user()
     if not principal.is_admin:
         principal.require_role(organization.id, MemberRole.owner)
-    return await issue_token(session, organization, name=name, scopes=scopes, expires_in_days=expires_in_days,
-                             created_by=user)
+    return await issue_token(
+        session, organization, name=name, scopes=scopes, expires_in_days=expires_in_days, created_by=user
+    )
 
 
 async def issue_token(
@@ -171,16 +183,24 @@ async def issue_token(
         raise InvalidInput("name at least one scope (read, write)", field="scopes")
     plaintext = new_api_token()
     api_token = ApiToken(
-        organization_id=organization.id or 0, name=name, token_prefix=plaintext[:10],
-        token_hash=token_digest(plaintext), scopes=sorted({TokenScope(s).value for s in scopes}),
+        organization_id=organization.id or 0,
+        name=name,
+        token_prefix=plaintext[:10],
+        token_hash=token_digest(plaintext),
+        scopes=sorted({TokenScope(s).value for s in scopes}),
         created_by_user_id=created_by.id if created_by else None,
         expires_at=utcnow() + timedelta(days=expires_in_days),
     )
     session.add(api_token)
     await session.flush()
-    record_audit(session, action="token.create", record_type="api_token", record_uuid=api_token.uuid,
-                 actor_user_id=created_by.id if created_by else None,
-                 data={"organization": organization.slug, "scopes": api_token.scopes})
+    record_audit(
+        session,
+        action="token.create",
+        record_type="api_token",
+        record_uuid=api_token.uuid,
+        actor_user_id=created_by.id if created_by else None,
+        data={"organization": organization.slug, "scopes": api_token.scopes},
+    )
     return api_token, plaintext
 
 
@@ -188,15 +208,20 @@ async def list_tokens(session: AsyncSession, principal: Principal, organization:
     principal.require_user()
     if not principal.is_admin:
         principal.require_role(organization.id, MemberRole.owner)
-    rows = await session.exec(select(ApiToken).where(ApiToken.organization_id == organization.id)
-                              .order_by(col(ApiToken.created_at).desc()))
+    rows = await session.exec(
+        select(ApiToken).where(ApiToken.organization_id == organization.id).order_by(col(ApiToken.created_at).desc())
+    )
     return list(rows)
 
 
 async def find_token(session: AsyncSession, token_uuid: uuid.UUID) -> tuple[ApiToken, Organization]:
-    row = (await session.exec(select(ApiToken, Organization)
-                              .join(Organization, col(Organization.id) == ApiToken.organization_id)
-                              .where(ApiToken.uuid == token_uuid))).first()
+    row = (
+        await session.exec(
+            select(ApiToken, Organization)
+            .join(Organization, col(Organization.id) == ApiToken.organization_id)
+            .where(ApiToken.uuid == token_uuid)
+        )
+    ).first()
     if row is None:
         raise NotFound("no such token", field="token")
     return row[0], row[1]
@@ -210,8 +235,13 @@ async def revoke_token(session: AsyncSession, principal: Principal | None, api_t
             principal.require_role(api_token.organization_id, MemberRole.owner)
     if api_token.revoked_at is None:
         api_token.revoked_at = utcnow()
-        record_audit(session, action="token.revoke", record_type="api_token", record_uuid=api_token.uuid,
-                     actor_user_id=principal.user_id if principal else None)
+        record_audit(
+            session,
+            action="token.revoke",
+            record_type="api_token",
+            record_uuid=api_token.uuid,
+            actor_user_id=principal.user_id if principal else None,
+        )
     return api_token
 
 
@@ -220,11 +250,22 @@ async def revoke_token(session: AsyncSession, principal: Principal | None, api_t
 
 def organization_out(org: Organization, base_url: str) -> OrganizationOut:
     return OrganizationOut(
-        uuid=org.uuid, slug=org.slug, name=org.name, kind=OrganizationKind(org.kind), ags=org.ags, ars=org.ars,
-        bundesland=org.bundesland, bundesland_name=BUNDESLAENDER.get(org.bundesland or ""),
-        population=org.population, website=org.website, vendor_type=org.vendor_type,
-        description=org.description, origin=org.origin or base_url, version=org.version,
-        updated_at=org.updated_at, unconfirmed=list(org.unconfirmed or []),
+        uuid=org.uuid,
+        slug=org.slug,
+        name=org.name,
+        kind=OrganizationKind(org.kind),
+        ags=org.ags,
+        ars=org.ars,
+        bundesland=org.bundesland,
+        bundesland_name=BUNDESLAENDER.get(org.bundesland or ""),
+        population=org.population,
+        website=org.website,
+        vendor_type=org.vendor_type,
+        description=org.description,
+        origin=org.origin or base_url,
+        version=org.version,
+        updated_at=org.updated_at,
+        unconfirmed=list(org.unconfirmed or []),
     )
 
 
@@ -237,8 +278,9 @@ async def get_organization(session: AsyncSession, slug: str) -> Organization:
 
 async def find_by_ags(session: AsyncSession, ags: str) -> Organization | None:
     """The public body with this AGS; a city before a state where a city-state shares the key."""
-    rows = (await session.exec(select(Organization).where(Organization.ags == ags,
-                                                          col(Organization.deleted_at).is_(None)))).all()
+    rows = (
+        await session.exec(select(Organization).where(Organization.ags == ags, col(Organization.deleted_at).is_(None)))
+    ).all()
     order = {"municipality": 0, "county": 1, "association": 2, "state": 3}
     return min(rows, key=lambda o: order.get(o.kind, 9)) if rows else None
 
@@ -254,8 +296,7 @@ def _check_keys(kind: str, ags: str | None, ars: str | None, bundesland: str | N
     if ags and ars and ars[:5] != ags[:5]:
         raise InvalidInput("ARS and AGS name different Kreise", field="ars")
     if key_land and bundesland and bundesland != key_land:
-        raise InvalidInput(f"Bundesland {bundesland} does not match the key, which says {key_land}",
-                           field="bundesland")
+        raise InvalidInput(f"Bundesland {bundesland} does not match the key, which says {key_land}", field="bundesland")
     return key_land or bundesland
 
 
@@ -276,18 +317,37 @@ async def create_organization(session: AsyncSession, principal: Principal, data:
         slug = data.slug
     else:
         slug = await _unique_slug(session, slugify(data.name))
-    if data.ags and (await session.exec(select(Organization.id).where(
-            Organization.ags == data.ags, Organization.kind == data.kind.value))).first():
+    if (
+        data.ags
+        and (
+            await session.exec(
+                select(Organization.id).where(Organization.ags == data.ags, Organization.kind == data.kind.value)
+            )
+        ).first()
+    ):
         raise Conflict(f"an organization of this kind with AGS {data.ags} exists already", field="ags")
     org = Organization(
-        kind=data.kind.value, name=data.name, slug=slug, ags=data.ags, ars=data.ars, bundesland=bundesland,
-        population=data.population, website=str(data.website) if data.website else None,
-        vendor_type=data.vendor_type.value if data.vendor_type else None, description=data.description,
+        kind=data.kind.value,
+        name=data.name,
+        slug=slug,
+        ags=data.ags,
+        ars=data.ars,
+        bundesland=bundesland,
+        population=data.population,
+        website=str(data.website) if data.website else None,
+        vendor_type=data.vendor_type.value if data.vendor_type else None,
+        description=data.description,
     )
     session.add(org)
     await _flush_or_conflict(session)
-    record_audit(session, action="organization.create", record_type="organization", record_uuid=org.uuid,
-                 actor_user_id=principal.user_id, actor_token_id=principal.token_id)
+    record_audit(
+        session,
+        action="organization.create",
+        record_type="organization",
+        record_uuid=org.uuid,
+        actor_user_id=principal.user_id,
+        actor_token_id=principal.token_id,
+    )
     return org
 
 
@@ -296,12 +356,12 @@ def check_version(record_etag: str, if_match: str | None) -> None:
     from allmende.core.problems import PreconditionRequired
 
     if if_match is None:
-        raise PreconditionRequired("send If-Match with the ETag you read, so no one else's change is overwritten",
-                                   field="If-Match")
+        raise PreconditionRequired(
+            "send If-Match with the ETag you read, so no one else's change is overwritten", field="If-Match"
+        )
     candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
     if record_etag not in candidates and "*" not in candidates:
-        raise PreconditionFailed("the record has changed since you read it; read it again and retry",
-                                 field="If-Match")
+        raise PreconditionFailed("the record has changed since you read it; read it again and retry", field="If-Match")
 
 
 async def update_organization(
@@ -316,15 +376,22 @@ async def update_organization(
     if "vendor_type" in changes and changes["vendor_type"] is not None:
         changes["vendor_type"] = changes["vendor_type"].value
     merged = {"ags": org.ags, "ars": org.ars, "bundesland": org.bundesland} | {
-        k: v for k, v in changes.items() if k in {"ags", "ars", "bundesland"}}
+        k: v for k, v in changes.items() if k in {"ags", "ars", "bundesland"}
+    }
     if {"ags", "ars", "bundesland"} & changes.keys():
         changes["bundesland"] = _check_keys(org.kind, merged["ags"], merged["ars"], merged["bundesland"])
     for key, value in changes.items():
         setattr(org, key, value)
     await _flush_or_conflict(session)
-    record_audit(session, action="organization.update", record_type="organization", record_uuid=org.uuid,
-                 actor_user_id=principal.user_id, actor_token_id=principal.token_id,
-                 data={"fields": sorted(changes)})
+    record_audit(
+        session,
+        action="organization.update",
+        record_type="organization",
+        record_uuid=org.uuid,
+        actor_user_id=principal.user_id,
+        actor_token_id=principal.token_id,
+        data={"fields": sorted(changes)},
+    )
     return org
 
 
@@ -361,8 +428,9 @@ async def list_organizations(
     after = decode_cursor(cursor, arity=2)
     if after is not None:
         name, last_id = str(after[0]), int(after[1])
-        query = query.where(or_(col(Organization.name) > name,
-                                (col(Organization.name) == name) & (col(Organization.id) > last_id)))
+        query = query.where(
+            or_(col(Organization.name) > name, (col(Organization.name) == name) & (col(Organization.id) > last_id))
+        )
     rows = list(await session.exec(query.order_by(col(Organization.name), col(Organization.id)).limit(limit + 1)))
     next_cursor = encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
     return Page(items=[organization_out(o, base_url) for o in rows[:limit]], total=total, next_cursor=next_cursor)
@@ -380,16 +448,25 @@ async def add_member(
     user = await get_user_by_email(session, email)
     if user is None:
         raise NotFound("no user with this e-mail address", field="email")
-    membership = (await session.exec(select(Membership).where(
-        Membership.user_id == user.id, Membership.organization_id == org.id))).first()
+    membership = (
+        await session.exec(
+            select(Membership).where(Membership.user_id == user.id, Membership.organization_id == org.id)
+        )
+    ).first()
     if membership is None:
         membership = Membership(user_id=user.id or 0, organization_id=org.id or 0, role=role.value)
         session.add(membership)
     else:
         membership.role = role.value
     await session.flush()
-    record_audit(session, action="membership.set", record_type="organization", record_uuid=org.uuid,
-                 actor_user_id=principal.user_id, data={"user": str(user.uuid), "role": role.value})
+    record_audit(
+        session,
+        action="membership.set",
+        record_type="organization",
+        record_uuid=org.uuid,
+        actor_user_id=principal.user_id,
+        data={"user": str(user.uuid), "role": role.value},
+    )
     return user, membership
 
 
@@ -398,23 +475,45 @@ async def remove_member(session: AsyncSession, principal: Principal, org: Organi
         principal.require_user()
         principal.require_role(org.id, MemberRole.owner)
     user = await get_user_by_email(session, email)
-    membership = None if user is None else (await session.exec(select(Membership).where(
-        Membership.user_id == user.id, Membership.organization_id == org.id))).first()
+    membership = (
+        None
+        if user is None
+        else (
+            await session.exec(
+                select(Membership).where(Membership.user_id == user.id, Membership.organization_id == org.id)
+            )
+        ).first()
+    )
     if user is None or membership is None:
         raise NotFound("this user is not a member", field="email")
     if membership.role == MemberRole.owner.value:
-        owners = (await session.exec(select(func.count()).select_from(Membership).where(
-            Membership.organization_id == org.id, Membership.role == MemberRole.owner.value))).one()
+        owners = (
+            await session.exec(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.organization_id == org.id, Membership.role == MemberRole.owner.value)
+            )
+        ).one()
         if owners <= 1:
             raise Conflict("an organization keeps at least one owner", field="email")
     await session.delete(membership)
-    record_audit(session, action="membership.remove", record_type="organization", record_uuid=org.uuid,
-                 actor_user_id=principal.user_id, data={"user": str(user.uuid)})
+    record_audit(
+        session,
+        action="membership.remove",
+        record_type="organization",
+        record_uuid=org.uuid,
+        actor_user_id=principal.user_id,
+        data={"user": str(user.uuid)},
+    )
 
 
 async def members_of(session: AsyncSession, principal: Principal, org: Organization) -> list[tuple[User, str]]:
     if not principal.is_moderator:
         principal.require_role(org.id, MemberRole.member)
-    rows = await session.exec(select(User, Membership).join(Membership, col(Membership.user_id) == User.id)
-                              .where(Membership.organization_id == org.id).order_by(col(User.email)))
+    rows = await session.exec(
+        select(User, Membership)
+        .join(Membership, col(Membership.user_id) == User.id)
+        .where(Membership.organization_id == org.id)
+        .order_by(col(User.email))
+    )
     return [(user, m.role) for user, m in rows]

@@ -30,11 +30,16 @@ class LoginThrottle:
         return int(raw) if raw else 0
 
     async def check(self, *, email: str, client: str) -> None:
-        if (await self._count(_key("account", email)) >= MAX_FAILURES_PER_ACCOUNT
-                or await self._count(_key("client", client)) >= MAX_FAILURES_PER_CLIENT):
-            raise Problem("too many failed sign-in attempts; wait a few minutes and try again",
-                          status=429, type_slug="too-many-requests",
-                          headers={"Retry-After": str(WINDOW_SECONDS)})
+        if (
+            await self._count(_key("account", email)) >= MAX_FAILURES_PER_ACCOUNT
+            or await self._count(_key("client", client)) >= MAX_FAILURES_PER_CLIENT
+        ):
+            raise Problem(
+                "too many failed sign-in attempts; wait a few minutes and try again",
+                status=429,
+                type_slug="too-many-requests",
+                headers={"Retry-After": str(WINDOW_SECONDS)},
+            )
 
     async def failed(self, *, email: str, client: str) -> None:
         for key in (_key("account", email), _key("client", client)):

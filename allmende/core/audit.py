@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,9 +42,15 @@ def record_audit(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
-        action=action, record_type=record_type, record_uuid=record_uuid,
-        actor_user_id=actor_user_id, actor_token_id=actor_token_id,
-        from_state=from_state, to_state=to_state, reason=reason, data=data or {},
+        action=action,
+        record_type=record_type,
+        record_uuid=record_uuid,
+        actor_user_id=actor_user_id,
+        actor_token_id=actor_token_id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data=data or {},
     )
     session.add(event)
     return event

@@ -21,10 +21,10 @@ class ReadinessChecks:
     def add(self, name: str, kind: str, check: Check) -> None:
         self.checks[name] = (kind, check)
 
-    async def run(self, timeout: float = 3.0) -> tuple[bool, dict[str, Any]]:
+    async def run(self, limit_seconds: float = 3.0) -> tuple[bool, dict[str, Any]]:
         async def one(kind: str, check: Check) -> dict[str, Any]:
             try:
-                await asyncio.wait_for(check(), timeout=timeout)
+                await asyncio.wait_for(check(), timeout=limit_seconds)
             except Exception as exc:  # a probe reports every failure, whatever its kind
                 return {"status": "unavailable", "backend": kind, "error": type(exc).__name__}
             return {"status": "ready", "backend": kind}
@@ -42,5 +42,8 @@ async def healthz() -> dict[str, str]:
 @get("/readyz", tags=["probes"], skip_session=True, exclude_from_csrf=True)
 async def readyz(readiness: NamedDependency[ReadinessChecks]) -> Response[dict[str, Any]]:
     ok, report = await readiness.run()
-    return Response({"status": "ready" if ok else "unavailable", "checks": report},
-                    status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "10"})
+    return Response(
+        {"status": "ready" if ok else "unavailable", "checks": report},
+        status_code=200 if ok else 503,
+        headers={} if ok else {"Retry-After": "10"},
+    )

@@ -10,6 +10,7 @@ import structlog
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,8 +26,10 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # Pages get a strict policy: everything from this origin only, nothing inline but styles' attributes.
-PAGE_CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -37,7 +40,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -62,9 +65,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            access_log.info("request", method=scope.get("method"), path=path,
-                            status=status_holder.get("status"),
-                            duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=path,
+                status=status_holder.get("status"),
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
 
@@ -78,7 +85,7 @@ class TokenAwareCSRFMiddleware(CSRFMiddleware):
     session_cookie = "session"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             headers = dict(scope["headers"])
             authorization = headers.get(b"authorization", b"")
             cookies = headers.get(b"cookie", b"").decode("latin-1")
@@ -89,8 +96,7 @@ class TokenAwareCSRFMiddleware(CSRFMiddleware):
 
 
 def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
-    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax",
-                      exclude=["/federation/"])
+    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax", exclude=["/federation/"])
 
 
 JSON_TYPES = {"application/json", "application/merge-patch+json"}
@@ -105,5 +111,9 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
         return
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in JSON_TYPES:
-        raise Problem(f"send the body as application/json, not '{content_type or 'nothing'}'",
-                      field="Content-Type", status=415, type_slug="unsupported-media-type")
+        raise Problem(
+            f"send the body as application/json, not '{content_type or 'nothing'}'",
+            field="Content-Type",
+            status=415,
+            type_slug="unsupported-media-type",
+        )

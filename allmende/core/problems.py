@@ -119,8 +119,15 @@ def problem_response(
 
 
 def _problem_handler(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
-    return problem_response(request, status=exc.status, type_slug=exc.type_slug, detail=exc.detail,
-                            errors=exc.errors, headers=exc.headers, extra=exc.extra)
+    return problem_response(
+        request,
+        status=exc.status,
+        type_slug=exc.type_slug,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
 
 
 def _field_name(key: Any) -> str:
@@ -132,8 +139,13 @@ def _validation_handler(request: Request[Any, Any, Any], exc: ValidationExceptio
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if isinstance(item, dict):
-            errors.append({"field": _field_name(item.get("key")), "source": item.get("source"),
-                           "detail": str(item.get("message", "invalid"))})
+            errors.append(
+                {
+                    "field": _field_name(item.get("key")),
+                    "source": item.get("source"),
+                    "detail": str(item.get("message", "invalid")),
+                }
+            )
     detail = str(exc.detail or "Validation failed")
     if errors:
         names = ", ".join(dict.fromkeys(e["field"] for e in errors))
@@ -152,14 +164,16 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     headers = dict(exc.headers or {})
     # Litestar's own 400s come from reading the request body (malformed JSON and the like).
     errors = [{"field": "body", "detail": str(exc.detail)}] if status == 400 else None
-    return problem_response(request, status=status, type_slug=slug, detail=str(exc.detail), headers=headers,
-                            errors=errors)
+    return problem_response(
+        request, status=status, type_slug=slug, detail=str(exc.detail), headers=headers, errors=errors
+    )
 
 
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", exc_info=exc, path=request.url.path)
-    return problem_response(request, status=500, type_slug="internal-error",
-                            detail="An unexpected error occurred. It has been logged.")
+    return problem_response(
+        request, status=500, type_slug="internal-error", detail="An unexpected error occurred. It has been logged."
+    )
 
 
 exception_handlers: ExceptionHandlersMap = {

@@ -13,9 +13,9 @@ entry below N appear.
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
 from datetime import datetime
 from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
 
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
@@ -103,25 +103,32 @@ def _append_changes(session: Session, _flush_context: Any, _instances: Any) -> N
     if not changes:
         return
     now = utcnow()
-    counter = ChangeLogCounter.__table__
-    last = session.connection().execute(
-        update(counter).where(counter.c.id == 1)
-        .values(last_seq=counter.c.last_seq + len(changes))
-        .returning(counter.c.last_seq)
-    ).scalar_one()
+    counter = SQLModel.metadata.tables["change_log_counter"]
+    last = (
+        session.connection()
+        .execute(
+            update(counter)
+            .where(counter.c.id == 1)
+            .values(last_seq=counter.c.last_seq + len(changes))
+            .returning(counter.c.last_seq)
+        )
+        .scalar_one()
+    )
     first = last - len(changes) + 1
     for offset, (record, op) in enumerate(changes):
         record.version = (record.version or 0) + 1
         record.updated_at = now
-        session.add(ChangeLogEntry(
-            seq=first + offset,
-            record_type=record.__record_type__,
-            record_uuid=record.uuid,
-            version=record.version,
-            operation=op,
-            origin=record.origin,
-            changed_at=now,
-        ))
+        session.add(
+            ChangeLogEntry(
+                seq=first + offset,
+                record_type=record.__record_type__,
+                record_uuid=record.uuid,
+                version=record.version,
+                operation=op,
+                origin=record.origin,
+                changed_at=now,
+            )
+        )
 
 
 event.listen(Session, "before_flush", _append_changes)

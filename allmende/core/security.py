@@ -12,7 +12,7 @@ _hasher = PasswordHasher()
 # Verified against when an account does not exist, so a failed login costs the same either way.
 _DUMMY_HASH = _hasher.hash("allmende-timing-equaliser")
 
-TOKEN_PREFIX = "alm_"
+TOKEN_PREFIX = "alm_"  # noqa: S105 (a marker, not a secret)
 
 
 def hash_password(password: str) -> str:

@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     meili_url: str | None = Field(default=None, validation_alias="MEILI_URL")
     meili_key: str | None = Field(default=None, validation_alias="MEILI_KEY")
     base_url: str = Field(default="http://127.0.0.1:8000", validation_alias="ALLMENDE_BASE_URL")
-    instance_name: str = Field(default="Allmende", min_length=1, max_length=120,
-                               validation_alias="ALLMENDE_INSTANCE_NAME")
+    instance_name: str = Field(
+        default="Allmende", min_length=1, max_length=120, validation_alias="ALLMENDE_INSTANCE_NAME"
+    )
     secret_key: str | None = Field(default=None, min_length=32, validation_alias="ALLMENDE_SECRET_KEY")
     data_dir: Path = Field(default=Path("data"), validation_alias="ALLMENDE_DATA_DIR")
     host: str = Field(default="127.0.0.1", validation_alias="HOST")

@@ -39,15 +39,18 @@ class ArqJobQueue:
 
     async def _get_pool(self) -> ArqRedis:
         if self._pool is None:
-            self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name,
-                                           retry=0, **SERIALIZERS)
+            self._pool = await create_pool(
+                self.redis_settings, default_queue_name=self.queue_name, retry=0, **SERIALIZERS
+            )
         return self._pool
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0,
-                      **kwargs: Any) -> None:
+    async def enqueue(
+        self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0, **kwargs: Any
+    ) -> None:
         pool = await self._get_pool()
-        await pool.enqueue_job(name, _job_id=job_id, _defer_by=defer_seconds or None,
-                               _queue_name=self.queue_name, **kwargs)
+        await pool.enqueue_job(
+            name, _job_id=job_id, _defer_by=defer_seconds or None, _queue_name=self.queue_name, **kwargs
+        )
 
     async def ping(self) -> None:
         pool = await self._get_pool()
@@ -70,6 +73,7 @@ def _wrap(spec: JobSpec, backoff_base: float) -> Callable[..., Awaitable[Any]]:
             if attempt < spec.max_tries:
                 raise Retry(defer=backoff_seconds(attempt, base=backoff_base)) from exc
             raise
+
     run.__qualname__ = run.__name__ = spec.name.replace(".", "_")
     return run
 
@@ -85,8 +89,7 @@ def build_worker(
     handle_signals: bool = True,
 ) -> Worker:
     functions: list[Function] = [
-        func(_wrap(spec, backoff_base), name=spec.name, max_tries=spec.max_tries + 1,
-             timeout=spec.timeout_seconds)
+        func(_wrap(spec, backoff_base), name=spec.name, max_tries=spec.max_tries + 1, timeout=spec.timeout_seconds)  # type: ignore[arg-type]
         for spec in registry
     ]
     cron_jobs = []
@@ -95,14 +98,30 @@ def build_worker(
             step = max(1, spec.every_seconds)
             seconds = set(range(0, 60, step)) if step < 60 else {0}
             minutes = set(range(0, 60, max(1, step // 60))) if step >= 60 else None
-            cron_jobs.append(cron(_wrap(spec, backoff_base), name=f"cron:{spec.name}", second=seconds,
-                                  minute=minutes, unique=True, run_at_startup=True))
+            cron_jobs.append(
+                cron(
+                    _wrap(spec, backoff_base),  # type: ignore[arg-type]
+                    name=f"cron:{spec.name}",
+                    second=seconds,
+                    minute=minutes,
+                    unique=True,
+                    run_at_startup=True,
+                )
+            )
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["allmende"] = context
 
     return Worker(
-        functions=functions, cron_jobs=cron_jobs, redis_settings=RedisSettings.from_dsn(redis_url),
-        queue_name=queue_name, burst=burst, handle_signals=handle_signals, on_startup=on_startup,
-        max_jobs=10, keep_result=60, poll_delay=0.2, **SERIALIZERS,
+        functions=functions,
+        cron_jobs=cron_jobs,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        queue_name=queue_name,
+        burst=burst,
+        handle_signals=handle_signals,
+        on_startup=on_startup,
+        max_jobs=10,
+        keep_result=60,
+        poll_delay=0.2,
+        **SERIALIZERS,
     )

@@ -51,11 +51,13 @@ class JobRegistry:
             raise ValueError(f"job {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
 
-    def job(self, name: str, *, max_tries: int = 5, timeout_seconds: float = 300,
-            every_seconds: int | None = None) -> Callable[[JobFunction], JobFunction]:
+    def job(
+        self, name: str, *, max_tries: int = 5, timeout_seconds: float = 300, every_seconds: int | None = None
+    ) -> Callable[[JobFunction], JobFunction]:
         def decorate(function: JobFunction) -> JobFunction:
             self.register(JobSpec(name, function, max_tries, timeout_seconds, every_seconds))
             return function
+
         return decorate
 
     def get(self, name: str) -> JobSpec:
@@ -74,8 +76,9 @@ class JobRegistry:
 class JobQueue(Protocol):
     """Where work is handed off; ``job_id`` de-duplicates a job that is already waiting."""
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0,
-                      **kwargs: Any) -> None: ...
+    async def enqueue(
+        self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0, **kwargs: Any
+    ) -> None: ...
 
     async def ping(self) -> None: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -47,15 +48,15 @@ class InProcessJobQueue:
     def bind(self, context: JobContext) -> None:
         self.context = context
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0,
-                      **kwargs: Any) -> None:
+    async def enqueue(
+        self, name: str, /, *, job_id: str | None = None, defer_seconds: float = 0, **kwargs: Any
+    ) -> None:
         self.registry.get(name)  # unknown names fail at the caller, not later in the loop
         if job_id is not None:
             if job_id in self._waiting_ids:
                 return
             self._waiting_ids.add(job_id)
-        heapq.heappush(self._heap, _Pending(time.monotonic() + defer_seconds, next(self._order), name, kwargs,
-                                            job_id))
+        heapq.heappush(self._heap, _Pending(time.monotonic() + defer_seconds, next(self._order), name, kwargs, job_id))
         self._wakeup.set()
 
     async def ping(self) -> None:
@@ -71,15 +72,24 @@ class InProcessJobQueue:
         if item.job_id is not None:
             self._waiting_ids.discard(item.job_id)
         try:
-            await asyncio.wait_for(spec.function(self.context.with_attempt(item.attempt), **item.kwargs),
-                                   timeout=spec.timeout_seconds)
+            await asyncio.wait_for(
+                spec.function(self.context.with_attempt(item.attempt), **item.kwargs), timeout=spec.timeout_seconds
+            )
         except Exception as exc:
             if item.attempt < spec.max_tries:
                 delay = backoff_seconds(item.attempt, base=self.backoff_base)
-                log.warning("job failed, will retry", job=item.name, attempt=item.attempt, delay=delay,
-                            error=repr(exc))
-                heapq.heappush(self._heap, _Pending(time.monotonic() + delay, next(self._order), item.name,
-                                                    item.kwargs, item.job_id, item.attempt + 1))
+                log.warning("job failed, will retry", job=item.name, attempt=item.attempt, delay=delay, error=repr(exc))
+                heapq.heappush(
+                    self._heap,
+                    _Pending(
+                        time.monotonic() + delay,
+                        next(self._order),
+                        item.name,
+                        item.kwargs,
+                        item.job_id,
+                        item.attempt + 1,
+                    ),
+                )
             else:
                 log.error("job failed for good", job=item.name, attempt=item.attempt, error=repr(exc))
                 self.failed.append((item.name, repr(exc)))
@@ -104,10 +114,8 @@ class InProcessJobQueue:
             await self.run_pending()
             timeout = max(0.0, self._heap[0].run_at - time.monotonic()) if self._heap else None
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
 
     async def _periodic(self, spec: JobSpec) -> None:
         assert spec.every_seconds is not None
@@ -125,8 +133,6 @@ class InProcessJobQueue:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._tasks.clear()

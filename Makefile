@@ -1,0 +1,30 @@
+# Allmende — the two commands from README.md, and a few helpers.
+# Everything installs what it needs: uv (from PyPI, if missing) and the locked dependencies.
+
+SHELL := /bin/bash
+PORT ?= 8000
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: run test install lint typecheck check bench clean
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: install  ## serve the embedded profile (SQLite, embedded search, in-process jobs) on 127.0.0.1:$(PORT)
+	PORT=$(PORT) $(UV) run allmende serve
+
+test: install  ## the whole suite, against SQLite, PostgreSQL and Redis
+	$(UV) run pytest
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: install
+	$(UV) run mypy allmende marketplace knowledge federation tests
+
+check: lint typecheck test
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-results
