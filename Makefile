@@ -15,7 +15,7 @@ run: install  ## serve the embedded profile (SQLite, embedded search, in-process
 	PORT=$(PORT) $(UV) run allmende serve
 
 test: install  ## the whole suite, against SQLite, PostgreSQL and Redis
-	$(UV) run pytest
+	$(UV) run pytest -n 2
 
 lint: install
 	$(UV) run ruff check .

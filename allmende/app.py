@@ -37,6 +37,7 @@ from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.settings import Settings, load_settings
+from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB: generous for JSON records with Markdown, small enough to refuse abuse
 
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600, exclude=["/healthz", "/readyz", "/schema"]
     )
     return Litestar(
-        route_handlers=[healthz, readyz, AuthController, OrganizationController],
+        route_handlers=[healthz, readyz, AuthController, OrganizationController, *MARKETPLACE_ROUTES],
         dependencies={
             "db_session": Provide(provide_session),
             "principal": Provide(_principal),

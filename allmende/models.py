@@ -1,6 +1,7 @@
 """Imports every table model so that ``SQLModel.metadata`` describes the whole schema (for Alembic)."""
 
 from allmende.accounts import models as accounts_models
-from allmende.core import audit, records
+from allmende.core import audit, indexing, records
+from marketplace import models as marketplace_models
 
-__all__ = ["accounts_models", "audit", "records"]
+__all__ = ["accounts_models", "audit", "indexing", "marketplace_models", "records"]

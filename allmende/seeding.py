@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.seeds import load_organizations
 from allmende.core.db import Database
+from marketplace.seeds import load_solutions, load_vocabularies
 
 SEEDS_DIR = Path(os.environ.get("ALLMENDE_SEEDS_DIR", Path(__file__).resolve().parent.parent / "seeds"))
 
@@ -45,8 +46,18 @@ async def _organizations(session: AsyncSession, seeds_dir: Path) -> SeedResult:
     return SeedResult("organizations", created, updated)
 
 
+async def _vocabularies(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+    created, updated = await load_vocabularies(session, read_yaml("vocabularies.yaml", "vocabularies", seeds_dir))
+    return SeedResult("vocabularies", created, updated)
+
+
+async def _solutions(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+    created, updated = await load_solutions(session, read_yaml("solutions.yaml", "solutions", seeds_dir))
+    return SeedResult("solutions", created, updated)
+
+
 # In dependency order: later loaders refer to what earlier ones created.
-LOADERS: list[Loader] = [_organizations]
+LOADERS: list[Loader] = [_organizations, _vocabularies, _solutions]
 
 
 async def seed(database: Database, seeds_dir: Path = SEEDS_DIR) -> list[SeedResult]:

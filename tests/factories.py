@@ -7,23 +7,28 @@ from typing import Any
 
 import httpx
 
-from allmende.accounts import services
 from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, PlatformRole, User
 from allmende.core.db import Database
+from allmende.core.security import hash_password
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
 
 
+# Hashed once with the real hasher: argon2 is slow on purpose, and most tests need many users.
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
 async def make_user(database: Database, *, email: str | None = None, role: PlatformRole | None = None) -> User:
     async with database.unit_of_work() as session:
-        return await services.create_user(
-            session,
+        user = User(
             email=email or f"user{next(_counter)}@example.org",
             display_name="Test Person",
-            password=PASSWORD,
-            platform_role=role,
+            password_hash=PASSWORD_HASH,
+            platform_role=role.value if role else None,
         )
+        session.add(user)
+    return user
 
 
 async def make_organization(
@@ -57,3 +62,50 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     return await client.post(
         "/api/v1/auth/login", json={"email": email, "password": password}, headers=csrf_headers(client)
     )
+
+
+async def make_user_in(database: Database, org: Organization, role: MemberRole) -> User:
+    user = await make_user(database)
+    await add_membership(database, user, org, role)
+    return user
+
+
+def bearer(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    """Another client on the same app that authenticates with an API token only."""
+    return httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
+    )
+
+
+async def seed_vocabularies(database: Database) -> None:
+    from allmende.seeding import read_yaml
+    from marketplace.seeds import load_vocabularies
+
+    async with database.unit_of_work() as session:
+        await load_vocabularies(session, read_yaml("vocabularies.yaml", "vocabularies"))
+
+
+def solution_payload(**overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    payload: dict[str, Any] = {
+        "name": f"Beteiligungsplattform {n}",
+        "summary": "Online-Bürgerbeteiligung für Bauleitplanung und Haushalt.",
+        "description": "## Überblick\n\nEine Plattform für **Bürgerbeteiligung**.",
+        "kind": "software",
+        "license": "AGPL-3.0-or-later",
+        "repository_url": "https://example.org/code",
+        "development_status": "stable",
+        "stages": ["2"],
+        "sectors": ["smart-governance", "smart-people"],
+        "areas": ["verwaltung"],
+        "standards": ["oidc"],
+        "hosting_options": ["on-premises", "saas"],
+        "hosting_location": "de",
+        "avv_available": True,
+        "protection_need": "normal",
+        "accessibility": "partial",
+        "pricing_model": "free",
+        "languages": ["de", "en"],
+    }
+    payload.update(overrides)
+    return payload

@@ -77,7 +77,7 @@ async def redis_queue_name() -> Any:
     name = f"allmende:test:{uuid.uuid4().hex[:8]}"
     yield name
     redis = Redis.from_url(REDIS_URL)
-    keys = [k async for k in redis.scan_iter("arq:*")]
+    keys = [k async for k in redis.scan_iter(f"arq:*{name}*")]
     if keys:
         await redis.delete(*keys)
     await redis.delete(name)
@@ -92,8 +92,9 @@ async def test_arq_worker_in_burst_mode_runs_the_same_job_with_retries(
     queue = ArqJobQueue(REDIS_URL, queue_name=redis_queue_name)
     await queue.ping()
     slug = f"arq-{uuid.uuid4().hex[:8]}"
-    await queue.enqueue("test.create_vendor", slug=slug, job_id=f"vendor:{slug}")
-    await queue.enqueue("test.create_vendor", slug=slug, job_id=f"vendor:{slug}")  # same id: one job
+    job_id = f"{redis_queue_name}:vendor:{slug}"  # names every key this test leaves in Redis
+    await queue.enqueue("test.create_vendor", slug=slug, job_id=job_id)
+    await queue.enqueue("test.create_vendor", slug=slug, job_id=job_id)  # same id: one job
     context = JobContext(settings=adapters.settings, database=adapters.database, queue=queue)
     worker = build_worker(
         job_registry,

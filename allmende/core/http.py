@@ -76,20 +76,17 @@ class RequestContextMiddleware:
 
 
 class TokenAwareCSRFMiddleware(CSRFMiddleware):
-    """CSRF protection for cookie sessions; requests that carry a bearer token and no session cookie skip it.
+    """CSRF protection for cookie sessions; requests that carry a bearer token skip it.
 
-    A bearer token is not an ambient credential a browser would attach by itself, so such requests
-    cannot be forged cross-site; a request with a session cookie is always checked.
+    A browser never attaches an Authorization header by itself, and a cross-site page cannot add one
+    without a CORS preflight this app does not answer, so such a request cannot be forged. When a
+    bearer token is present the principal comes from the token alone; any session cookie is ignored.
     """
-
-    session_cookie = "session"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            headers = dict(scope["headers"])
-            authorization = headers.get(b"authorization", b"")
-            cookies = headers.get(b"cookie", b"").decode("latin-1")
-            if authorization.lower().startswith(b"bearer ") and f"{self.session_cookie}=" not in cookies:
+            authorization = dict(scope["headers"]).get(b"authorization", b"")
+            if authorization.lower().startswith(b"bearer "):
                 await self.app(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
