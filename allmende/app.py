@@ -37,6 +37,7 @@ from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.settings import Settings, load_settings
+from allmende.web import template_config, web_routes
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB: generous for JSON records with Markdown, small enough to refuse abuse
@@ -132,7 +133,8 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600, exclude=["/healthz", "/readyz", "/schema"]
     )
     return Litestar(
-        route_handlers=[healthz, readyz, AuthController, OrganizationController, *MARKETPLACE_ROUTES],
+        route_handlers=[healthz, readyz, AuthController, OrganizationController, *MARKETPLACE_ROUTES, *web_routes()],
+        template_config=template_config(),
         dependencies={
             "db_session": Provide(provide_session),
             "principal": Provide(_principal),
