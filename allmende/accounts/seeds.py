@@ -8,7 +8,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Organization, OrganizationKind, VendorType
-from allmende.accounts.regions import check_ags, check_bundesland
+from allmende.accounts.regions import check_ags, check_ars, check_bundesland
 
 SEEDED_FIELDS = (
     "name",
@@ -36,6 +36,9 @@ def _validated(item: dict[str, Any]) -> dict[str, Any]:
         if values["bundesland"] and values["bundesland"] != values["ags"][:2]:
             raise ValueError(f"{slug}: bundesland {values['bundesland']} contradicts AGS {values['ags']}")
         values["bundesland"] = values["ags"][:2]
+    if values["ars"]:
+        check_ars(str(values["ars"]))
+        values["bundesland"] = values["bundesland"] or values["ars"][:2]
     if values["bundesland"]:
         check_bundesland(values["bundesland"])
     values["unconfirmed"] = sorted(values["unconfirmed"] or [])
