@@ -38,9 +38,15 @@ from allmende.core.logging import configure_logging
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
+from knowledge import services as knowledge_services
+from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
+from marketplace import services as marketplace_services
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
 
-MAX_BODY_BYTES = 1_000_000  # 1 MB: generous for JSON records with Markdown, small enough to refuse abuse
+MAX_BODY_BYTES = 1_000_000
+
+# Cross-domain links, wired here so that neither domain imports the other's internals.
+marketplace_services.RELATED_PROVIDERS["case_studies"] = knowledge_services.case_studies_for_solutions
 
 
 def build_job_registry() -> JobRegistry:
@@ -107,6 +113,17 @@ async def _principal(request: Request[Any, Any, Any], db_session: NamedDependenc
     return await account_services.principal_for_user(db_session, str(user_uuid)) or ANONYMOUS
 
 
+ROUTES = [
+    healthz,
+    readyz,
+    AuthController,
+    OrganizationController,
+    *MARKETPLACE_ROUTES,
+    *KNOWLEDGE_ROUTES,
+    *web_routes(),
+]
+
+
 def create_app(settings: Settings | None = None, adapters: Adapters | None = None) -> Litestar:
     settings = settings or (adapters.settings if adapters else load_settings())
     owns_adapters = adapters is None
@@ -133,7 +150,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600, exclude=["/healthz", "/readyz", "/schema"]
     )
     return Litestar(
-        route_handlers=[healthz, readyz, AuthController, OrganizationController, *MARKETPLACE_ROUTES, *web_routes()],
+        route_handlers=ROUTES,
         template_config=template_config(),
         dependencies={
             "db_session": Provide(provide_session),

@@ -2,6 +2,7 @@
 
 from allmende.accounts import models as accounts_models
 from allmende.core import audit, indexing, records
+from knowledge import models as knowledge_models
 from marketplace import models as marketplace_models
 
-__all__ = ["accounts_models", "audit", "indexing", "marketplace_models", "records"]
+__all__ = ["accounts_models", "audit", "indexing", "knowledge_models", "marketplace_models", "records"]

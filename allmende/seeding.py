@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.seeds import load_organizations
 from allmende.core.db import Database
+from knowledge.seeds import load_case_studies, load_guides, read_guides
 from marketplace.seeds import load_solutions, load_vocabularies
 
 SEEDS_DIR = Path(os.environ.get("ALLMENDE_SEEDS_DIR", Path(__file__).resolve().parent.parent / "seeds"))
@@ -56,8 +57,19 @@ async def _solutions(session: AsyncSession, seeds_dir: Path) -> SeedResult:
     return SeedResult("solutions", created, updated)
 
 
+async def _case_studies(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+    created, updated = await load_case_studies(session, read_yaml("case_studies.yaml", "case_studies", seeds_dir))
+    return SeedResult("case studies", created, updated)
+
+
+async def _guides(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+    folder = seeds_dir / "guides"
+    created, updated = await load_guides(session, read_guides(folder) if folder.exists() else [])
+    return SeedResult("guides", created, updated)
+
+
 # In dependency order: later loaders refer to what earlier ones created.
-LOADERS: list[Loader] = [_organizations, _vocabularies, _solutions]
+LOADERS: list[Loader] = [_organizations, _vocabularies, _solutions, _case_studies, _guides]
 
 
 async def seed(database: Database, seeds_dir: Path = SEEDS_DIR) -> list[SeedResult]:

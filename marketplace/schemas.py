@@ -202,6 +202,9 @@ class SolutionOut(SolutionFields):
     pending: PendingOut | None
     sources: list[str]
     unconfirmed: list[str]
+    related: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="content elsewhere that links here, e.g. case_studies: [{slug, title}]"
+    )
 
 
 class BulkItemError(BaseModel):

@@ -6,7 +6,7 @@ No HTTP and no commits here; the unit of work around the request or job commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,11 @@ FIELD_VOCABULARY: dict[str, str] = {
     "accessibility": "accessibility",
     "pricing_model": "pricing-models",
 }
+# Other packages add what links to a solution (e.g. the knowledge hub's case studies) through this
+# registry, which the composition root fills; the catalog itself knows none of them.
+RelatedProvider = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, list[Any]]]]
+RELATED_PROVIDERS: dict[str, RelatedProvider] = {}
+
 # Multi-valued fields that the public list filters on, kept as rows in solution_facet.
 FACET_FIELDS = ("stages", "sectors", "areas", "standards", "hosting_options")
 CONTENT_FIELDS = tuple(SolutionFields.model_fields)
@@ -148,6 +153,10 @@ def _org_ref(org: Organization) -> OrganizationRef:
     return OrganizationRef(slug=org.slug, name=org.name, kind=org.kind, bundesland=org.bundesland)
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value.model_dump() if hasattr(value, "model_dump") else dict(value)
+
+
 def can_see_drafts(principal: Principal, solution: Solution) -> bool:
     return principal.is_moderator or principal.has_role(solution.provider_id, MemberRole.member)
 
@@ -185,6 +194,8 @@ async def solution_outs(
         )
     }
     adopters = await adopters_of(session, [s.id for s in solutions if s.id is not None])
+    uuids = [s.uuid for s in solutions]
+    related = {name: await provider(session, uuids) for name, provider in RELATED_PROVIDERS.items()}
     outs = []
     for solution in solutions:
         pending = None
@@ -212,6 +223,9 @@ async def solution_outs(
                 pending=pending,
                 sources=solution.sources,
                 unconfirmed=solution.unconfirmed,
+                related={
+                    name: [_as_dict(link) for link in links.get(solution.uuid, [])] for name, links in related.items()
+                },
             )
         )
     return outs
@@ -881,3 +895,19 @@ async def token_organization(session: AsyncSession, principal: Principal) -> Org
     org = await session.get(Organization, principal.token.organization_id)
     assert org is not None
     return org
+
+
+async def published_in_stage(session: AsyncSession, stage: str) -> list[Solution]:
+    """Published solutions tagged with a Stufenplan stage, by name (for the stage navigation)."""
+    rows = await session.exec(
+        select(Solution)
+        .join(SolutionFacet, col(SolutionFacet.solution_id) == col(Solution.id))
+        .where(
+            SolutionFacet.vocabulary == "stages",
+            SolutionFacet.term == stage,
+            Solution.state == SolutionState.published.value,
+            col(Solution.deleted_at).is_(None),
+        )
+        .order_by(col(Solution.name))
+    )
+    return list(rows)

@@ -14,7 +14,8 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            # `from marketplace import services` imports the module marketplace.services
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 

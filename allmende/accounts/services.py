@@ -285,6 +285,26 @@ async def find_by_ags(session: AsyncSession, ags: str) -> Organization | None:
     return min(rows, key=lambda o: order.get(o.kind, 9)) if rows else None
 
 
+async def find_by_key(session: AsyncSession, key: str) -> Organization | None:
+    """A public body by AGS (8 digits) or ARS (12 digits)."""
+    if len(key) == 8:
+        return await find_by_ags(session, key)
+    if len(key) == 12:
+        rows = (
+            await session.exec(
+                select(Organization).where(Organization.ars == key, col(Organization.deleted_at).is_(None))
+            )
+        ).all()
+        return rows[0] if rows else None
+    return None
+
+
+async def organizations_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Organization]:
+    if not ids:
+        return {}
+    return {o.id or 0: o for o in await session.exec(select(Organization).where(col(Organization.id).in_(ids)))}
+
+
 def _check_keys(kind: str, ags: str | None, ars: str | None, bundesland: str | None) -> str | None:
     """Public bodies need an AGS or ARS; the key's first two digits fix the Bundesland."""
     is_public = kind in {k.value for k in PUBLIC_BODY_KINDS}

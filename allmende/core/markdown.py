@@ -45,6 +45,7 @@ __all__ = [
     "TocEntry",
     "check_size",
     "render",
+    "sanitize",
     "to_plain_text",
 ]
 
@@ -102,7 +103,7 @@ def render(source: str, *, max_bytes: int = KNOWLEDGE_MAX_BYTES) -> Rendered:
     check_size(source, max_bytes)
     env: dict[str, object] = {}
     tokens = _MD.parse(source, env)
-    html = _CLEANER.clean(_MD.renderer.render(tokens, _MD.options, env))
+    html = sanitize(_MD.renderer.render(tokens, _MD.options, env))
     toc = env.get(_TOC_KEY)
     return Rendered(html=html, toc=list(toc) if isinstance(toc, list) else [], text=_plain_text(tokens))
 
@@ -111,6 +112,15 @@ def to_plain_text(source: str, *, max_bytes: int = KNOWLEDGE_MAX_BYTES) -> str:
     """The text of a Markdown document without markup, one line per block (for search and snippets)."""
     check_size(source, max_bytes)
     return _plain_text(_MD.parse(source, {}))
+
+
+def sanitize(html: str) -> str:
+    """The second layer on its own: keep only the elements and attributes this renderer produces.
+
+    ``render`` already applies it; it is public so tests (and callers holding HTML from elsewhere)
+    can use exactly the same allow-list.
+    """
+    return _CLEANER.clean(html)
 
 
 # --- URLs -------------------------------------------------------------------------------------------
@@ -192,6 +202,7 @@ def _inline_text(tokens: Iterable[Token] | None) -> str:
 def _anchors_rule(state: StateCore) -> None:
     """Prefixed, German-aware, unique heading ids; h2 and h3 form the table of contents."""
     used: set[str] = set()
+    next_suffix: dict[str, int] = {}  # per base slug: where to resume, so many repeats stay linear
     toc: list[TocEntry] = []
     tokens = state.tokens
     for index, token in enumerate(tokens):
@@ -199,10 +210,13 @@ def _anchors_rule(state: StateCore) -> None:
             continue
         text = _inline_text(tokens[index + 1].children)
         base = ANCHOR_PREFIX + slugify(text)
-        anchor, counter = base, 1
+        anchor, counter = base, next_suffix.get(base, 1)
+        if counter > 1:
+            anchor = f"{base}-{counter}"
         while anchor in used:
             counter += 1
             anchor = f"{base}-{counter}"
+        next_suffix[base] = counter
         used.add(anchor)
         token.attrSet("id", anchor)
         level = int(token.tag[1])
@@ -350,7 +364,9 @@ _CLEANER: Final = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
     clean_content_tags={"script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math"},
     attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-    tag_attribute_values={tag: {name: set(values) for name, values in attrs.items()} for tag, attrs in _ALLOWED_VALUES.items()},
+    tag_attribute_values={
+        tag: {name: set(values) for name, values in attrs.items()} for tag, attrs in _ALLOWED_VALUES.items()
+    },
     set_tag_attribute_values={"input": {"disabled": "disabled"}},
     attribute_filter=_attribute_filter,
     url_schemes=set(LINK_SCHEMES),
