@@ -6,9 +6,10 @@ Core infrastructure (``allmende.core``, ``allmende.accounts``) knows no domain; 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Request
@@ -31,17 +32,23 @@ from allmende.accounts.throttle import LoginThrottle
 from allmende.core.db import Database
 from allmende.core.health import ReadinessChecks, healthz, readyz
 from allmende.core.http import RequestContextMiddleware, TokenAwareCSRFMiddleware, csrf_config, require_json_body
+from allmende.core.indexing import DRAIN_JOB, DocumentRegistry
 from allmende.core.jobs import JobContext, JobQueue, JobRegistry
 from allmende.core.jobs.arq_runner import ArqJobQueue
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
 from allmende.core.problems import Unauthorized, exception_handlers
+from allmende.core.search import EmbeddedSearchEngine, MeilisearchEngine, SearchEngine, SearchUnavailable
+from allmende.core.search.base import SortDirection
+from allmende.core.search_http import SearchApi, SearchController
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
 from knowledge import services as knowledge_services
 from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
+from knowledge.search import CASE_STUDIES, GUIDES
 from marketplace import services as marketplace_services
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
+from marketplace.search import SOLUTIONS
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -52,7 +59,30 @@ marketplace_services.RELATED_PROVIDERS["case_studies"] = knowledge_services.case
 def build_job_registry() -> JobRegistry:
     """Every job of every domain, registered in one place so both runners see the same set."""
     registry = JobRegistry()
+    registry.register(DRAIN_JOB)
     return registry
+
+
+def build_document_registry() -> DocumentRegistry:
+    """What each domain contributes to the one search index."""
+    documents = DocumentRegistry()
+    for document_type in (SOLUTIONS, CASE_STUDIES, GUIDES):
+        documents.register(document_type)
+    return documents
+
+
+# How the API's sort names map onto the index's sortable fields.
+SEARCH_SORTS: dict[str, list[tuple[str, SortDirection]]] = {
+    "name": [("name", "asc")],
+    "newest": [("published", "desc")],
+    "most_adopted": [("adopters", "desc"), ("name", "asc")],
+}
+
+
+def build_search_engine(settings: Settings) -> SearchEngine:
+    if settings.meili_url:
+        return MeilisearchEngine(settings.meili_url, settings.meili_key)
+    return EmbeddedSearchEngine(settings.data_dir / "search")
 
 
 @dataclass
@@ -64,13 +94,24 @@ class Adapters:
     jobs: JobQueue
     registry: JobRegistry
     store: Store
-    extra: dict[str, Any] = field(default_factory=dict)
+    search: SearchEngine
+    documents: DocumentRegistry
 
     def job_context(self) -> JobContext:
-        return JobContext(settings=self.settings, database=self.database, queue=self.jobs, adapters=self.extra)
+        return JobContext(
+            settings=self.settings,
+            database=self.database,
+            queue=self.jobs,
+            adapters={"search": self.search, "documents": self.documents},
+        )
+
+    async def start(self) -> None:
+        """Apply the index settings (before any document is written, as Meilisearch wants)."""
+        await self.search.configure(self.documents.schema())
 
     async def close(self) -> None:
         await self.jobs.close()
+        await self.search.close()
         await self.database.dispose()
 
 
@@ -85,7 +126,15 @@ def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -
     else:
         jobs = InProcessJobQueue(registry)
         store = FileStore(settings.data_dir / "store")
-    adapters = Adapters(settings=settings, database=database, jobs=jobs, registry=registry, store=store)
+    adapters = Adapters(
+        settings=settings,
+        database=database,
+        jobs=jobs,
+        registry=registry,
+        store=store,
+        search=build_search_engine(settings),
+        documents=build_document_registry(),
+    )
     if isinstance(jobs, InProcessJobQueue):
         jobs.bind(adapters.job_context())
     return adapters
@@ -95,6 +144,7 @@ def readiness_checks(adapters: Adapters) -> ReadinessChecks:
     checks = ReadinessChecks()
     checks.add("database", adapters.database.dialect, adapters.database.ping)
     checks.add("jobs", "redis" if adapters.settings.redis_url else "in-process", adapters.jobs.ping)
+    checks.add("search", "meilisearch" if adapters.settings.meili_url else "embedded", adapters.search.health)
     return checks
 
 
@@ -120,24 +170,41 @@ ROUTES = [
     OrganizationController,
     *MARKETPLACE_ROUTES,
     *KNOWLEDGE_ROUTES,
+    SearchController,
     *web_routes(),
 ]
 
 
 def create_app(settings: Settings | None = None, adapters: Adapters | None = None) -> Litestar:
+    from allmende.web import html_aware
+
     settings = settings or (adapters.settings if adapters else load_settings())
     owns_adapters = adapters is None
     adapters = adapters or build_adapters(settings)
     configure_logging(json=settings.log_json)
     checks = readiness_checks(adapters)
+    search_api = SearchApi(
+        engine=adapters.search,
+        schema=adapters.documents.schema(),
+        sorts=SEARCH_SORTS,
+        paths={t.name: t.api_path for t in adapters.documents.types.values()},
+    )
 
     async def provide_session() -> AsyncIterator[AsyncSession]:
         # The unit of work: commit after the handler returned, roll back if it raised.
         async with adapters.database.unit_of_work() as session:
             yield session
+        last_seq = session.info.get("last_change_seq")
+        if last_seq is not None:
+            # Nudge the derived stores; the periodic drain catches up anyway if this is lost.
+            with contextlib.suppress(Exception):
+                await adapters.jobs.enqueue(DRAIN_JOB.name, job_id=f"{DRAIN_JOB.name}:{last_seq}")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if owns_adapters:
+            with contextlib.suppress(SearchUnavailable):  # readiness reports it; writes go on regardless
+                await adapters.start()
         if owns_adapters and isinstance(adapters.jobs, InProcessJobQueue):
             adapters.jobs.start()
         try:
@@ -158,6 +225,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "adapters": Provide(lambda: adapters, use_cache=True, sync_to_thread=False),
             "readiness": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
+            "search_api": Provide(lambda: search_api, use_cache=True, sync_to_thread=False),
             "login_throttle": Provide(
                 lambda: LoginThrottle(
                     adapters.store.with_namespace("login")
@@ -178,7 +246,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         ],
         stores={"sessions": adapters.store},
         before_request=require_json_body,
-        exception_handlers=exception_handlers,
+        exception_handlers=html_aware(exception_handlers),  # browsers get the web's German error pages
         openapi_config=OpenAPIConfig(
             title="Allmende API",
             version="1",

@@ -82,6 +82,42 @@ def seed() -> None:
         typer.echo(f"{result.name}: {result.created} created, {result.updated} updated")
 
 
+async def _reindex(settings: Settings) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from allmende.app import build_adapters
+    from allmende.core.indexing import rebuild
+
+    adapters = build_adapters(settings)
+    try:
+        await adapters.start()
+        with Progress(
+            TextColumn("Suchindex"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+        ) as progress:
+            task = progress.add_task("reindex", total=None)
+            return await rebuild(
+                adapters.database,
+                adapters.documents,
+                adapters.search,
+                lambda done: progress.update(task, completed=done),
+            )
+    finally:
+        await adapters.close()
+
+
+@cli.command()
+def reindex() -> None:
+    """Rebuild the search index from the database (into a fresh index, then swapped in)."""
+    from allmende.core.search import SearchUnavailable
+
+    settings = settings_or_exit()
+    try:
+        count = run(_reindex(settings))
+    except SearchUnavailable as exc:
+        fail(f"search engine unavailable: {exc}")
+    typer.echo(f"{count} documents indexed")
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: HOST or 127.0.0.1)")] = None,

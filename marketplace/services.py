@@ -6,7 +6,7 @@ No HTTP and no commits here; the unit of work around the request or job commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,13 @@ def check_terms(content: dict[str, Any], index: dict[str, set[str]]) -> None:
 
 def _org_ref(org: Organization) -> OrganizationRef:
     return OrganizationRef(slug=org.slug, name=org.name, kind=org.kind, bundesland=org.bundesland)
+
+
+def license_type(solution: Solution) -> str:
+    """open-source, proprietary, or unknown when no licence is confirmed (never guessed as proprietary)."""
+    if solution.license is None:
+        return "unknown"
+    return "open-source" if solution.is_open_source else "proprietary"
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -315,9 +322,14 @@ async def list_published(
             )
         )
     if filters.license_type is not None:
-        if filters.license_type not in ("open-source", "proprietary"):
-            raise InvalidInput("license_type must be open-source or proprietary", field="license_type")
-        query = query.where(Solution.is_open_source == (filters.license_type == "open-source"))
+        if filters.license_type not in ("open-source", "proprietary", "unknown"):
+            raise InvalidInput("license_type must be open-source, proprietary or unknown", field="license_type")
+        if filters.license_type == "unknown":
+            query = query.where(col(Solution.license).is_(None))
+        else:
+            query = query.where(
+                Solution.is_open_source == (filters.license_type == "open-source"), col(Solution.license).is_not(None)
+            )
     if filters.development_status:
         for term in filters.development_status:
             if term not in index.get("development-status", set()):
@@ -911,3 +923,105 @@ async def published_in_stage(session: AsyncSession, stage: str) -> list[Solution
         .order_by(col(Solution.name))
     )
     return list(rows)
+
+
+# --- search documents ------------------------------------------------------------------------------------
+
+SOLUTION_DOCUMENT = "solution"
+
+
+async def vocabulary_labels(session: AsyncSession) -> dict[tuple[str, str], list[str]]:
+    """(vocabulary, key) → its German and English labels: search finds a term by either language."""
+    rows = await session.exec(select(VocabularyTerm))
+    return {(t.vocabulary_key, t.key): [t.label_de, t.label_en] for t in rows}
+
+
+def _labels(labels: dict[tuple[str, str], list[str]], vocabulary: str, keys: Iterable[str]) -> list[str]:
+    return [label for key in keys for label in labels.get((vocabulary, key), [key])]
+
+
+async def _solution_document(
+    session: AsyncSession, solution: Solution, provider: Organization, labels: dict[tuple[str, str], list[str]]
+) -> dict[str, Any]:
+    adopters = list(
+        await session.exec(
+            select(Organization)
+            .join(Reference, col(Reference.organization_id) == col(Organization.id))
+            .where(Reference.solution_id == solution.id, col(Reference.deleted_at).is_(None))
+        )
+    )
+    tags = (
+        _labels(labels, "sectors", solution.sectors)
+        + _labels(labels, "standards", solution.standards)
+        + _labels(labels, "areas", solution.areas)
+        + _labels(labels, "solution-kinds", [solution.kind])
+    )
+    return {
+        "id": f"{SOLUTION_DOCUMENT}:{solution.uuid}",
+        "type": SOLUTION_DOCUMENT,
+        "slug": solution.slug,
+        "title": solution.name,
+        "summary": solution.summary,
+        "body": markdown.to_plain_text(solution.description, max_bytes=DESCRIPTION_MAX_BYTES),
+        "tags": tags,
+        "provider": provider.name,
+        "places": [o.name for o in adopters],
+        "stage": solution.stages,
+        "sector": solution.sectors,
+        "area": solution.areas,
+        "standard": solution.standards,
+        "hosting": solution.hosting_options,
+        "license_type": license_type(solution),
+        "development_status": solution.development_status or "unknown",
+        "bundesland": sorted({o.bundesland for o in adopters if o.bundesland}),
+        "name": solution.name.casefold(),
+        "adopters": solution.adopters_count,
+        "published": solution.published_at.timestamp() if solution.published_at else 0,
+    }
+
+
+async def solution_documents(
+    session: AsyncSession, solution_ids: Sequence[int]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Current public documents of these solutions; non-public ones (drafts, archived, deleted) to delete."""
+    rows = list(await session.exec(select(Solution).where(col(Solution.id).in_(solution_ids))))
+    providers = await accounts.organizations_by_ids(session, {s.provider_id for s in rows})
+    labels = await vocabulary_labels(session)
+    upserts, deletes = [], []
+    for solution in rows:
+        if solution.state == SolutionState.published.value and not solution.is_deleted:
+            upserts.append(await _solution_document(session, solution, providers[solution.provider_id], labels))
+        else:
+            deletes.append(f"{SOLUTION_DOCUMENT}:{solution.uuid}")
+    return upserts, deletes
+
+
+async def solution_ids_for(session: AsyncSession, record_type: str, uuids: Sequence[uuid.UUID]) -> list[int]:
+    """Which solutions' documents a change to a solution, reference or organization touches."""
+    if record_type == "solution":
+        query = select(Solution.id).where(col(Solution.uuid).in_(uuids))
+    elif record_type == "reference":
+        query = select(Reference.solution_id).where(col(Reference.uuid).in_(uuids))
+    else:  # organization: as provider or as adopter
+        org_ids = select(Organization.id).where(col(Organization.uuid).in_(uuids))
+        query = select(Solution.id).where(
+            or_(
+                col(Solution.provider_id).in_(org_ids),
+                col(Solution.id).in_(select(Reference.solution_id).where(col(Reference.organization_id).in_(org_ids))),
+            )
+        )
+    return [i for i in await session.exec(query) if i is not None]
+
+
+async def all_solution_documents(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
+    ids = list(
+        await session.exec(
+            select(Solution.id).where(
+                Solution.state == SolutionState.published.value, col(Solution.deleted_at).is_(None)
+            )
+        )
+    )
+    for start in range(0, len(ids), 200):
+        upserts, _ = await solution_documents(session, [i for i in ids[start : start + 200] if i is not None])
+        for document in upserts:
+            yield document

@@ -19,11 +19,12 @@ import httpx
 import pytest
 from litestar.stores.memory import MemoryStore
 
-from allmende.app import Adapters, build_job_registry, create_app
+from allmende.app import Adapters, build_document_registry, build_job_registry, create_app
 from allmende.core.db import Database
 from allmende.core.jobs import JobRegistry
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.migrate import upgrade
+from allmende.core.search import EmbeddedSearchEngine
 from allmende.core.settings import Settings
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -142,12 +143,22 @@ def job_registry() -> JobRegistry:
 
 
 @pytest.fixture
-def adapters(settings: Settings, database: Database, job_registry: JobRegistry) -> Adapters:
+async def adapters(settings: Settings, database: Database, job_registry: JobRegistry) -> AsyncIterator[Adapters]:
     """The embedded adapters, with the in-process queue left stopped: tests run jobs when they choose."""
     jobs = InProcessJobQueue(job_registry, backoff_base=0.01)
-    result = Adapters(settings=settings, database=database, jobs=jobs, registry=job_registry, store=MemoryStore())
+    result = Adapters(
+        settings=settings,
+        database=database,
+        jobs=jobs,
+        registry=job_registry,
+        store=MemoryStore(),
+        search=EmbeddedSearchEngine(None),
+        documents=build_document_registry(),
+    )
     jobs.bind(result.job_context())
-    return result
+    await result.start()
+    yield result
+    await result.search.close()
 
 
 @pytest.fixture

@@ -85,9 +85,10 @@ async def redis_queue_name() -> Any:
 
 
 async def test_arq_worker_in_burst_mode_runs_the_same_job_with_retries(
-    adapters: Adapters, job_registry: JobRegistry, redis_queue_name: str
+    adapters: Adapters, redis_queue_name: str
 ) -> None:
     """A real arq worker against the machine's Redis runs the job, retries it once, and it succeeds."""
+    job_registry = JobRegistry()  # only the test's jobs: the app's periodic ones would run in the burst too
     register_flaky_job(job_registry)
     queue = ArqJobQueue(REDIS_URL, queue_name=redis_queue_name)
     await queue.ping()
@@ -113,3 +114,31 @@ async def test_arq_worker_in_burst_mode_runs_the_same_job_with_retries(
     assert ATTEMPTS[slug] == [1, 2]
     assert (worker.jobs_complete, worker.jobs_retried, worker.jobs_failed) == (1, 1, 0)
     assert await _vendor_slugs(adapters) == [slug]
+
+
+async def test_the_apps_drain_job_runs_on_a_real_arq_worker(adapters: Adapters, redis_queue_name: str) -> None:
+    """The job the embedded profile runs in-process runs unchanged on arq: it indexes the change log."""
+    from allmende.app import build_job_registry
+    from allmende.core.indexing import backlog
+    from allmende.seeding import seed
+
+    await seed(adapters.database)
+    queue = ArqJobQueue(REDIS_URL, queue_name=redis_queue_name)
+    await queue.enqueue("search.drain", job_id=f"{redis_queue_name}:drain")
+    context = JobContext(
+        settings=adapters.settings,
+        database=adapters.database,
+        queue=queue,
+        adapters={"search": adapters.search, "documents": adapters.documents},
+    )
+    worker = build_worker(
+        build_job_registry(), context, REDIS_URL, queue_name=redis_queue_name, burst=True, handle_signals=False
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+        await queue.close()
+    assert worker.jobs_failed == 0 and worker.jobs_complete >= 1
+    assert await backlog(adapters.database) == 0
+    assert await adapters.search.count() >= 100

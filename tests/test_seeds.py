@@ -26,7 +26,8 @@ async def test_seeds_hold_all_bundeslaender_and_the_grossstaedte(database: Datab
     await seed(database)
     assert await _count(database, Organization, Organization.kind == "state") == 16
     async with database.sessionmaker() as session:
-        cities = {o.name: o for o in await session.exec(select(Organization).where(Organization.kind == "municipality"))}
+        rows = await session.exec(select(Organization).where(Organization.kind == "municipality"))
+        cities = {o.name: o for o in rows}
         big = [o for o in cities.values() if (o.population or 0) >= 100_000]
     assert len(big) >= 80
     assert cities["München"].ags == "09162000" and cities["München"].bundesland == "09"

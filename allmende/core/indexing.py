@@ -18,7 +18,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.db import Database
+from allmende.core.jobs import JobContext, JobSpec
 from allmende.core.records import ChangeLogEntry
+from allmende.core.search.base import IndexSchema, SearchEngine
 from allmende.core.types import UTCDateTime, utcnow
 
 
@@ -48,19 +50,58 @@ class Index(Protocol):
     async def delete(self, ids: list[str]) -> None: ...
 
 
+@dataclass(frozen=True)
+class DocumentType:
+    """What one kind of record contributes to the shared search index.
+
+    ``builders`` map change-log record types to functions that return the current public documents
+    (or deletions) for changed records; ``source`` yields every public document of this kind for a
+    full rebuild. The fields merge into one index schema, so a new kind joins without changing core.
+    """
+
+    name: str
+    api_path: str  # where a hit's full record lives, e.g. "/api/v1/solutions/{slug}"
+    searchable: tuple[tuple[str, float], ...]
+    filterable: tuple[str, ...]
+    sortable: tuple[str, ...]
+    builders: dict[str, DocumentBuilder]
+    source: AllDocuments
+
+
 @dataclass
 class DocumentRegistry:
-    """Per record type: how to build its search documents. Domains register in the composition root."""
+    types: dict[str, DocumentType] = field(default_factory=dict)
 
-    builders: dict[str, DocumentBuilder] = field(default_factory=dict)
-    full_sources: list[AllDocuments] = field(default_factory=list)
+    def register(self, document_type: DocumentType) -> None:
+        if document_type.name in self.types:
+            raise ValueError(f"document type {document_type.name!r} registered twice")
+        self.types[document_type.name] = document_type
 
-    def register(self, record_type: str, builder: DocumentBuilder) -> None:
-        self.builders[record_type] = builder
+    @property
+    def builders(self) -> dict[str, list[DocumentBuilder]]:
+        result: dict[str, list[DocumentBuilder]] = {}
+        for document_type in self.types.values():
+            for record_type, builder in document_type.builders.items():
+                result.setdefault(record_type, []).append(builder)
+        return result
 
-    def register_source(self, source: AllDocuments) -> None:
-        """A source of every public document of a kind, for full rebuilds."""
-        self.full_sources.append(source)
+    def schema(self) -> IndexSchema:
+        """The union of every type's fields; a field searchable in two types keeps its highest weight."""
+        weights: dict[str, float] = {}
+        filterable: list[str] = []
+        sortable: list[str] = []
+        for document_type in self.types.values():
+            for name, weight in document_type.searchable:
+                weights[name] = max(weight, weights.get(name, 0.0))
+            filterable += [f for f in document_type.filterable if f not in filterable]
+            sortable += [f for f in document_type.sortable if f not in sortable]
+        return IndexSchema(searchable=list(weights.items()), filterable=filterable, sortable=sortable)
+
+    async def all_documents(self, database: Database) -> AsyncIterator[dict[str, Any]]:
+        async with database.sessionmaker() as session:
+            for document_type in self.types.values():
+                async for document in document_type.source(session):
+                    yield document
 
 
 SEARCH_CURSOR = "search"
@@ -106,13 +147,12 @@ async def drain_once(
             if entry.record_uuid not in by_type[entry.record_type]:
                 by_type[entry.record_type].append(entry.record_uuid)
         batch = DocumentBatch()
+        builders = registry.builders
         for record_type, uuids in by_type.items():
-            builder = registry.builders.get(record_type)
-            if builder is None:
-                continue  # a record type that is not searchable
-            built = await builder(session, uuids)
-            batch.upserts += built.upserts
-            batch.deletes += built.deletes
+            for builder in builders.get(record_type, []):  # none: a record type that is not searchable
+                built = await builder(session, uuids)
+                batch.upserts += built.upserts
+                batch.deletes += built.deletes
     # Outside the database session: the engine may be slow or down, and must not hold a transaction.
     upserts = {d["id"]: d for d in batch.upserts}
     deletes = [i for i in dict.fromkeys(batch.deletes) if i not in upserts]
@@ -133,6 +173,24 @@ async def drain(database: Database, registry: DocumentRegistry, index: Index, *,
     return total
 
 
+async def rebuild(
+    database: Database,
+    registry: DocumentRegistry,
+    engine: SearchEngine,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild the whole index from the database, then move the cursor to where the rebuild started:
+    changes committed during the rebuild are applied again by the next drain (upserts are idempotent)."""
+    from sqlalchemy import func
+
+    async with database.sessionmaker() as session:
+        start = int((await session.exec(select(func.coalesce(func.max(ChangeLogEntry.seq), 0)))).one())
+    count = await engine.rebuild(registry.all_documents(database), on_progress)
+    async with database.unit_of_work() as session:
+        await write_cursor(session, SEARCH_CURSOR, start)
+    return count
+
+
 async def backlog(database: Database, cursor_name: str = SEARCH_CURSOR) -> int:
     from sqlalchemy import func
 
@@ -145,3 +203,11 @@ async def backlog(database: Database, cursor_name: str = SEARCH_CURSOR) -> int:
                 )
             ).one()
         )
+
+
+async def drain_job(ctx: JobContext) -> int:
+    """The job both runners run (periodically and after writes): apply the change-log backlog."""
+    return await drain(ctx.database, ctx.adapters["documents"], ctx.adapters["search"])
+
+
+DRAIN_JOB = JobSpec("search.drain", drain_job, max_tries=3, timeout_seconds=600, every_seconds=5)

@@ -115,6 +115,7 @@ def _append_changes(session: Session, _flush_context: Any, _instances: Any) -> N
         .scalar_one()
     )
     first = last - len(changes) + 1
+    session.info["last_change_seq"] = last  # the unit of work nudges derived stores after commit
     for offset, (record, op) in enumerate(changes):
         record.version = (record.version or 0) + 1
         record.updated_at = now
