@@ -214,7 +214,10 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
                 await adapters.close()
 
     session_config = ServerSideSessionConfig(
-        secure=settings.secure_cookies, samesite="lax", max_age=8 * 3600, exclude=["/healthz", "/readyz", "/schema"]
+        secure=settings.secure_cookies,
+        samesite="lax",
+        max_age=8 * 3600,
+        exclude=["/healthz", "/readyz", "/schema", "/api/v1/search"],
     )
     return Litestar(
         route_handlers=ROUTES,

@@ -26,6 +26,7 @@ from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.migrate import upgrade
 from allmende.core.search import EmbeddedSearchEngine
 from allmende.core.settings import Settings
+from allmende.seeding import seed
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -98,6 +99,7 @@ async def pg_template() -> AsyncIterator[PgTestDatabase]:
         await conn.close()
     yield PgTestDatabase(name, baseline)
     await _drop_pg_database(name)
+    await _drop_pg_database(f"{name}_seeded")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -105,14 +107,57 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# Seeded templates, made on first use: a test marked `seeded` starts from the migrated database with
+# all of seeds/ loaded, copied (SQLite) or cloned (PostgreSQL) instead of seeded again each time.
+_SEEDED: dict[str, str] = {}
+
+
+async def _seeded_sqlite(template: Path) -> Path:
+    if "sqlite" not in _SEEDED:
+        path = template.with_name("seeded.sqlite3")
+        shutil.copyfile(template, path)
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        await seed(database)
+        await database.dispose()
+        _SEEDED["sqlite"] = str(path)
+    return Path(_SEEDED["sqlite"])
+
+
+async def _seeded_pg(pg: PgTestDatabase) -> str:
+    if "postgresql" not in _SEEDED:
+        name = f"{pg.name}_seeded"
+        await _drop_pg_database(name)
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg.name}"')
+        finally:
+            await conn.close()
+        database = Database(_pg_url(name))
+        await seed(database)
+        await database.dispose()
+        _SEEDED["postgresql"] = name
+    return _SEEDED["postgresql"]
+
+
 @pytest.fixture
 async def database_url(
-    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: PgTestDatabase
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: PgTestDatabase, request: pytest.FixtureRequest
 ) -> AsyncIterator[str]:
+    seeded = request.node.get_closest_marker("seeded") is not None
     if backend == "sqlite":
         target = tmp_path / "test.sqlite3"
-        shutil.copyfile(sqlite_template, target)
+        shutil.copyfile(await _seeded_sqlite(sqlite_template) if seeded else sqlite_template, target)
         yield f"sqlite+aiosqlite:///{target}"
+        return
+    if seeded:
+        name = f"allmende_t_{os.getpid()}_{tmp_path.name[-20:].replace('-', '_')}".lower()
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{await _seeded_pg(pg_template)}"')
+        finally:
+            await conn.close()
+        yield _pg_url(name)
+        await _drop_pg_database(name)
         return
     yield _pg_url(pg_template.name)
     await pg_template.reset()

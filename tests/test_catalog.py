@@ -288,10 +288,8 @@ async def test_vocabularies_carry_german_and_english_labels(
     assert fixed.status_code == 409
 
 
+@pytest.mark.seeded
 async def test_seeded_catalog_is_published_and_filterable(client: httpx.AsyncClient, database: Database) -> None:
-    from allmende.seeding import seed
-
-    await seed(database)
     everything = (await client.get("/api/v1/solutions", params={"limit": 100})).json()
     assert everything["total"] >= 40
     assert all(s["state"] == "published" for s in everything["items"])

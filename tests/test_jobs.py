@@ -116,13 +116,12 @@ async def test_arq_worker_in_burst_mode_runs_the_same_job_with_retries(
     assert await _vendor_slugs(adapters) == [slug]
 
 
+@pytest.mark.seeded
 async def test_the_apps_drain_job_runs_on_a_real_arq_worker(adapters: Adapters, redis_queue_name: str) -> None:
     """The job the embedded profile runs in-process runs unchanged on arq: it indexes the change log."""
     from allmende.app import build_job_registry
     from allmende.core.indexing import backlog
-    from allmende.seeding import seed
 
-    await seed(adapters.database)
     queue = ArqJobQueue(REDIS_URL, queue_name=redis_queue_name)
     await queue.enqueue("search.drain", job_id=f"{redis_queue_name}:drain")
     context = JobContext(

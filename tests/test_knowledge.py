@@ -8,14 +8,14 @@ from sqlmodel import col, select
 
 from allmende.accounts.models import MemberRole, Organization, OrganizationKind, PlatformRole
 from allmende.core.db import Database
-from allmende.seeding import seed
 from knowledge.models import CaseStudy, GuideRevision
 from tests.factories import csrf_headers, login, make_organization, make_user, make_user_in, seed_vocabularies
 
 
 @pytest.fixture
-async def seeded(database: Database) -> None:
-    await seed(database)
+def seeded(request: pytest.FixtureRequest) -> None:
+    """The tests that use this are marked `seeded`: their database starts with seeds/ loaded."""
+    assert request.node.get_closest_marker("seeded") is not None
 
 
 async def _signed_in(
@@ -32,6 +32,7 @@ async def _signed_in(
     return other
 
 
+@pytest.mark.seeded
 async def test_seeded_hub_serves_case_studies_guides_and_stage_3(client: httpx.AsyncClient, seeded: None) -> None:
     studies = (await client.get("/api/v1/case-studies", params={"limit": 100})).json()
     assert studies["total"] >= 40
@@ -58,6 +59,7 @@ async def test_seeded_hub_serves_case_studies_guides_and_stage_3(client: httpx.A
     assert (await client.get("/api/v1/stages/5")).status_code == 404
 
 
+@pytest.mark.seeded
 async def test_case_study_and_solution_link_both_ways(client: httpx.AsyncClient, seeded: None) -> None:
     study = (await client.get("/api/v1/case-studies/mpsc-solingen")).json()
     assert study["organizations"][0]["key"] == "05122000"
@@ -72,6 +74,7 @@ async def test_case_study_and_solution_link_both_ways(client: httpx.AsyncClient,
     )
 
 
+@pytest.mark.seeded
 async def test_counties_are_linked_by_their_key(client: httpx.AsyncClient, seeded: None) -> None:
     study = (await client.get("/api/v1/case-studies/mpsc-lk-wunsiedel")).json()
     assert study["organizations"][0]["kind"] == "county"
@@ -223,6 +226,7 @@ async def test_guides_keep_every_revision_diff_and_restore(client: httpx.AsyncCl
     assert (await moderator.get(f"/api/v1/guides/{slug}")).json()["revision"] == 4
 
 
+@pytest.mark.seeded
 async def test_a_published_guide_restore_needs_rights(
     client: httpx.AsyncClient, seeded: None, database: Database
 ) -> None:

@@ -9,12 +9,12 @@ from allmende.app import Adapters, create_app
 from allmende.core.indexing import backlog, drain
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.search import MeilisearchEngine
-from allmende.seeding import seed
+
+pytestmark = pytest.mark.seeded
 
 
 @pytest.fixture
 async def indexed(adapters: Adapters) -> Adapters:
-    await seed(adapters.database)
     # The seeds went into the change log like any other write; the drain job indexes them.
     assert await backlog(adapters.database) > 0
     await drain(adapters.database, adapters.documents, adapters.search)
@@ -136,7 +136,8 @@ async def test_writes_are_indexed_by_the_drain_job(client: httpx.AsyncClient, ad
     assert isinstance(queue, InProcessJobQueue) and queue.pending >= 1
     await queue.run_pending()
     found = (await client.get("/api/v1/search", params={"q": "Wasserstandsmelder"})).json()
-    assert [item["slug"] for item in found["items"]] == [slug]
+    assert found["items"][0]["slug"] == slug
     await client.post(f"/api/v1/solutions/{slug}/archive", headers=csrf_headers(client))
     await queue.run_pending()
-    assert (await client.get("/api/v1/search", params={"q": "Wasserstandsmelder"})).json()["total"] == 0
+    after = (await client.get("/api/v1/search", params={"q": "Wasserstandsmelder"})).json()
+    assert slug not in {item["slug"] for item in after["items"]}

@@ -14,7 +14,6 @@ import pytest
 from allmende.app import Adapters
 from allmende.core.indexing import backlog, drain
 from allmende.core.search import MeilisearchEngine, SearchQuery, SearchUnavailable
-from allmende.seeding import seed
 from tests.meili_double import MeilisearchProtocolDouble
 
 
@@ -47,13 +46,13 @@ async def _titles(engine: MeilisearchEngine, q: str) -> list[str]:
     return [hit.document["title"] for hit in result.hits]
 
 
+@pytest.mark.seeded
 async def test_index_catches_up_after_the_engine_returns(adapters: Adapters, client: httpx.AsyncClient) -> None:
     double = MeilisearchProtocolDouble().start()
     port = int(double.url.rsplit(":", 1)[1])
     engine = MeilisearchEngine(double.url, timeout_seconds=2)
     try:
         await engine.configure(adapters.documents.schema())
-        await seed(adapters.database)
         await drain(adapters.database, adapters.documents, engine)
         before = await engine.count()
         assert before >= 100

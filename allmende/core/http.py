@@ -93,7 +93,11 @@ class TokenAwareCSRFMiddleware(CSRFMiddleware):
 
 
 def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
-    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax", exclude=["/federation/"])
+    # Federation requests are signed instead; search is read-only and public, and skipping the cookie
+    # keeps search-as-you-type cheap.
+    return CSRFConfig(
+        secret=secret, cookie_secure=secure, cookie_samesite="lax", exclude=["/federation/", "/api/v1/search"]
+    )
 
 
 JSON_TYPES = {"application/json", "application/merge-patch+json"}
