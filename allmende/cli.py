@@ -77,8 +77,16 @@ def migrate() -> None:
 @cli.command()
 def seed() -> None:
     """Load seeds/ (organizations, vocabularies, catalog, knowledge hub). Idempotent."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     settings = settings_or_exit()
-    for result in run(_seed(settings)):
+    try:
+        results = run(_seed(settings))
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            fail("the database has no schema yet; run 'allmende migrate' first")
+        raise
+    for result in results:
         typer.echo(f"{result.name}: {result.created} created, {result.updated} updated")
 
 

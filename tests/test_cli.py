@@ -131,3 +131,9 @@ def test_every_command_has_help(tmp_path: Path) -> None:
     ):
         result = run_cli(*command, "--help", database_url="sqlite:///x", tmp_path=tmp_path)
         assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_seed_before_migrate_says_what_to_do(tmp_path: Path) -> None:
+    result = run_cli("seed", database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: the database has no schema yet; run 'allmende migrate' first\n"
