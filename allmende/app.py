@@ -176,8 +176,6 @@ ROUTES = [
 
 
 def create_app(settings: Settings | None = None, adapters: Adapters | None = None) -> Litestar:
-    from allmende.web import html_aware
-
     settings = settings or (adapters.settings if adapters else load_settings())
     owns_adapters = adapters is None
     adapters = adapters or build_adapters(settings)
@@ -249,7 +247,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         ],
         stores={"sessions": adapters.store},
         before_request=require_json_body,
-        exception_handlers=html_aware(exception_handlers),  # browsers get the web's German error pages
+        exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(
             title="Allmende API",
             version="1",
