@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test install lint typecheck check bench clean
+.PHONY: run test install browser lint typecheck check bench clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -14,7 +14,12 @@ install:
 run: install  ## serve the embedded profile (SQLite, embedded search, in-process jobs) on 127.0.0.1:$(PORT)
 	PORT=$(PORT) $(UV) run allmende serve
 
-test: install  ## the whole suite, against SQLite, PostgreSQL and Redis
+browser:  ## Debian's chromium for the browser tests (root with apt only; elsewhere install it yourself)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "make: chromium missing; the browser tests will skip (and fail under CI=true)"
+
+test: install browser  ## the whole suite, against SQLite, PostgreSQL and Redis, and in Chromium
 	$(UV) run pytest -n 2
 
 lint: install

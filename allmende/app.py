@@ -176,6 +176,8 @@ ROUTES = [
 
 
 def create_app(settings: Settings | None = None, adapters: Adapters | None = None) -> Litestar:
+    from allmende.web import html_aware
+
     settings = settings or (adapters.settings if adapters else load_settings())
     owns_adapters = adapters is None
     adapters = adapters or build_adapters(settings)
@@ -247,7 +249,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         ],
         stores={"sessions": adapters.store},
         before_request=require_json_body,
-        exception_handlers=exception_handlers,
+        exception_handlers=html_aware(exception_handlers),  # browsers get the web's German error pages
         openapi_config=OpenAPIConfig(
             title="Allmende API",
             version="1",

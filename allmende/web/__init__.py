@@ -1,7 +1,8 @@
 """The web catalog: server-rendered, German-first pages on top of the domain services.
 
-This package is presentation only: it calls services (never models directly) and is wired into the
-app by the composition root through ``web_routes()`` and ``template_config()``.
+This package is presentation only: it calls services and is wired into the app by the composition
+root through ``web_routes()``, ``template_config()`` and ``html_aware()`` (error pages for browsers).
+See ``README.md`` beside this file for the pages, the i18n workflow and the render budget.
 """
 
 from __future__ import annotations
@@ -9,22 +10,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, get
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-TEMPLATES = Path(__file__).parent / "templates"
+from allmende.web import catalog, moderation, municipality, signin, vendor
+from allmende.web.errors import PAGE_HANDLERS, html_aware
+from allmende.web.render import TEMPLATES, template_engine
+from allmende.web.views import provide_locale, provide_viewer
 
+STATIC = Path(__file__).parent / "static"
 
-@get("/", include_in_schema=False)
-async def home(request: Request[Any, Any, Any]) -> Template:
-    return Template("home.html", context={})
+__all__ = ["TEMPLATES", "html_aware", "template_config", "web_routes"]
 
 
 def web_routes() -> list[Any]:
-    return [home]
+    pages = Router(
+        path="/",
+        route_handlers=[*catalog.ROUTES, *signin.ROUTES, *vendor.ROUTES, *moderation.ROUTES, *municipality.ROUTES],
+        dependencies={"viewer": Provide(provide_viewer)},
+        before_request=provide_locale,
+        exception_handlers=PAGE_HANDLERS,
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC],
+        name="static",
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=3600, public=True),
+    )
+    return [pages, static]
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    return TemplateConfig(instance=template_engine())

@@ -1,0 +1,142 @@
+"""The moderators' queue: submitted solutions and submitted edits; publish, request changes, archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import get, post
+from litestar.params import FromPath
+
+from allmende.core.problems import Conflict, Forbidden, PreconditionFailed
+from allmende.web import queries
+from allmende.web.forms import FIELDS, changed_fields, content_rows
+from allmende.web.i18n import gettext
+from allmende.web.render import Viewer, forbidden, page, redirect
+from allmende.web.views import AnyRequest, Caller, Config, Session, Who, load_vocabularies, login_redirect
+from marketplace import services as catalog
+from marketplace.schemas import SolutionOut
+
+MIN_REASON, MAX_REASON = 3, 2000
+NEW_SOLUTION_FIELDS = {
+    "summary",
+    "kind",
+    "license",
+    "development_status",
+    "stages",
+    "sectors",
+    "hosting_options",
+    "hosting_location",
+    "avv_available",
+    "accessibility",
+    "pricing_model",
+}
+
+
+@dataclass
+class QueueItem:
+    out: SolutionOut
+    is_edit: bool
+    rows: list[tuple[str, str, str]] = field(default_factory=list)  # label, published, pending (edits)
+    facts: list[tuple[str, str, str]] = field(default_factory=list)  # name, label, value (new solutions)
+    reason: str = ""
+    error: str | None = None
+
+
+def _forbidden(viewer: Viewer) -> Any:
+    return forbidden(viewer, gettext("Die Prüfwarteschlange sehen nur Moderatorinnen und Moderatoren."))
+
+
+async def _queue_page(
+    db_session: Any, principal: Any, settings: Any, viewer: Viewer, *, errors: dict[str, tuple[str, str]] | None = None
+) -> Any:
+    vocab = await load_vocabularies(db_session)
+    solutions = await queries.review_queue(db_session)
+    outs = await catalog.solution_outs(db_session, principal, solutions, settings.base_url)
+    items = []
+    for solution, out in zip(solutions, outs, strict=True):
+        is_edit = out.state == "published" and out.pending is not None
+        item = QueueItem(out=out, is_edit=is_edit)
+        if is_edit:
+            assert out.pending is not None
+            published = catalog.content_of(solution)
+            differing = set(changed_fields(published, out.pending.content))
+            pending = {n: v for n, _l, v in content_rows(vocab, out.pending.content, only=differing)}
+            item.rows = [
+                (label, value, pending[n]) for n, label, value in content_rows(vocab, published, only=differing)
+            ]
+        else:
+            item.facts = content_rows(vocab, catalog.content_of(solution), only=NEW_SOLUTION_FIELDS)
+        if errors and out.slug in errors:
+            item.reason, item.error = errors[out.slug]
+        items.append(item)
+    return page(
+        "moderation.html",
+        {"viewer": viewer, "items": items, "field_count": len(FIELDS)},
+        status=422 if errors else 200,
+    )
+
+
+@get("/moderation", name="web:moderation", include_in_schema=False)
+async def queue(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
+    if not viewer.signed_in:
+        return login_redirect(request)
+    if not viewer.is_moderator:
+        return _forbidden(viewer)
+    return await _queue_page(db_session, principal, settings, viewer)
+
+
+def _etag(solution: Any, version: str) -> str | None:
+    return f'"{solution.uuid}.{version.strip()}"' if version.strip() else None
+
+
+@post("/moderation/{slug:str}/{action:str}", name="web:moderate", include_in_schema=False, status_code=303)
+async def moderate(
+    request: AnyRequest,
+    slug: FromPath[str],
+    action: FromPath[str],
+    db_session: Session,
+    principal: Caller,
+    settings: Config,
+    viewer: Who,
+) -> Any:
+    if not viewer.signed_in:
+        return login_redirect(request)
+    if not viewer.is_moderator:
+        return _forbidden(viewer)
+    form = await request.form()
+    version = str(form.get("version") or "")
+    reason = str(form.get("reason") or "").strip()
+    solution = await catalog.get_solution(db_session, principal, slug)
+    if_match = _etag(solution, version)
+    try:
+        if action == "veroeffentlichen":
+            await catalog.publish(db_session, principal, solution, if_match)
+            notice = "published"
+        elif action == "aenderungen":
+            if not MIN_REASON <= len(reason) <= MAX_REASON:
+                message = (
+                    gettext("Bitte begründen Sie, was der Anbieter ändern soll (mindestens drei Zeichen).")
+                    if len(reason) < MIN_REASON
+                    else gettext("Die Begründung ist zu lang: höchstens %(max)s Zeichen.", max=str(MAX_REASON))
+                )
+                return await _queue_page(
+                    db_session, principal, settings, viewer, errors={slug: (str(form.get("reason") or ""), message)}
+                )
+            await catalog.request_changes(db_session, principal, solution, reason, if_match)
+            notice = "changes-requested"
+        elif action == "archivieren":
+            await catalog.archive(db_session, principal, solution, reason[:MAX_REASON] or None, if_match)
+            notice = "archived"
+        else:
+            return redirect("/moderation")
+    except Forbidden:
+        notice = "own-organization"
+    except PreconditionFailed:
+        notice = "stale"
+    except Conflict:
+        notice = "wrong-state"
+    return redirect("/moderation", notice)
+
+
+ROUTES = [queue, moderate]

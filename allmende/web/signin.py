@@ -1,0 +1,87 @@
+"""Sign-in and sign-out with a form (CSRF-protected like every form), sharing the API's rules and throttle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get, post
+from litestar.di import NamedDependency
+
+from allmende.accounts import services as accounts
+from allmende.accounts.throttle import LoginThrottle
+from allmende.core.problems import Problem
+from allmende.web.i18n import gettext
+from allmende.web.render import Viewer, page, redirect, safe_next
+from allmende.web.views import AnyRequest, Session, Who
+
+
+def home_for(viewer: Viewer) -> str:
+    """Where a person lands after signing in, if no page asked for it."""
+    if viewer.is_moderator:
+        return "/moderation"
+    if viewer.editor_orgs:
+        return "/anbieter"
+    if viewer.public_orgs:
+        return "/kommune"
+    return "/"
+
+
+@get("/anmelden", name="web:login", include_in_schema=False)
+async def login_form(request: AnyRequest, viewer: Who) -> Any:
+    return page(
+        "login.html",
+        {"viewer": viewer, "email": "", "error": None, "next": safe_next(request.query_params.get("next"), "")},
+    )
+
+
+@post("/anmelden", name="web:login-post", include_in_schema=False, status_code=200)
+async def login(
+    request: AnyRequest, db_session: Session, login_throttle: NamedDependency[LoginThrottle], viewer: Who
+) -> Any:
+    form = await request.form()
+    email = str(form.get("email") or "").strip()[:254]
+    password = str(form.get("password") or "")[:1000]
+    target = safe_next(str(form.get("next") or ""), "")
+    client = request.client.host if request.client else "unknown"
+    normalized = accounts.normalize_email(email)
+
+    def again(message: str, status: int) -> Any:
+        return page(
+            "login.html",
+            {"viewer": viewer, "email": email, "error": message, "next": target},
+            status=status,
+            headers={"Retry-After": "900"} if status == 429 else None,
+        )
+
+    if not email or not password:
+        return again(gettext("Bitte geben Sie E-Mail-Adresse und Passwort ein."), 422)
+    try:
+        await login_throttle.check(email=normalized, client=client)
+    except Problem:
+        return again(
+            gettext(
+                "Zu viele fehlgeschlagene Anmeldeversuche. "
+                "Bitte warten Sie 15 Minuten und versuchen Sie es dann erneut."
+            ),
+            429,
+        )
+    user = await accounts.authenticate(db_session, normalized, password)
+    if user is None:
+        await login_throttle.failed(email=normalized, client=client)
+        # The same words whether the account exists or not.
+        return again(gettext("E-Mail-Adresse oder Passwort ist falsch."), 401)
+    await login_throttle.succeeded(email=normalized)
+    request.set_session({"user": str(user.uuid)})
+    principal = await accounts.principal_for_user(db_session, str(user.uuid))
+    assert principal is not None
+    signed_in = Viewer(principal=principal, memberships=await accounts.memberships_of(db_session, user.id or 0))
+    return redirect(target or home_for(signed_in), "signed-in")
+
+
+@post("/abmelden", name="web:logout", include_in_schema=False, status_code=303)
+async def logout(request: AnyRequest) -> Any:
+    request.clear_session()
+    return redirect("/", "signed-out")
+
+
+ROUTES = [login_form, login, logout]

@@ -1,0 +1,80 @@
+"""What several page controllers share: the viewer dependency, vocabularies with labels, type aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request
+from litestar.di import NamedDependency
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.accounts import services as accounts
+from allmende.accounts.principal import Principal
+from allmende.core.settings import Settings
+from allmende.web import i18n
+from allmende.web.render import Viewer, locale_of, redirect
+from marketplace import services as catalog
+from marketplace.schemas import TermOut
+
+Session = NamedDependency[AsyncSession]
+Caller = NamedDependency[Principal]
+Config = NamedDependency[Settings]
+Who = NamedDependency[Viewer]
+AnyRequest = Request[Any, Any, Any]
+
+
+async def provide_viewer(principal: Caller, db_session: Session, settings: Config) -> Viewer:
+    memberships = await accounts.memberships_of(db_session, principal.user.id or 0) if principal.user else []
+    return Viewer(principal=principal, memberships=memberships, instance_name=settings.instance_name)
+
+
+async def provide_locale(request: AnyRequest) -> None:
+    """``before_request`` of the web router: Python code in handlers translates in the request's locale."""
+    i18n.activate(locale_of(request))
+
+
+def login_redirect(request: AnyRequest) -> Any:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(f"/anmelden?next={quote(target, safe='/')}")
+
+
+@dataclass
+class Vocabularies:
+    """Every controlled vocabulary with its terms in order, labelled in the active locale."""
+
+    terms_by_vocabulary: dict[str, list[TermOut]]
+    titles: dict[str, tuple[str, str]]
+
+    def terms(self, vocabulary: str) -> list[TermOut]:
+        return self.terms_by_vocabulary.get(vocabulary, [])
+
+    def keys(self, vocabulary: str) -> set[str]:
+        return {t.key for t in self.terms(vocabulary)}
+
+    def label(self, vocabulary: str, key: str | None) -> str:
+        if key is None:
+            return ""
+        for term in self.terms(vocabulary):
+            if term.key == key:
+                return term.label_en if i18n.current() == "en" else term.label_de
+        return key
+
+    def description(self, vocabulary: str, key: str) -> str:
+        for term in self.terms(vocabulary):
+            if term.key == key:
+                text = term.description_en if i18n.current() == "en" else term.description_de
+                return text or ""
+        return ""
+
+    def title(self, vocabulary: str) -> str:
+        de, en = self.titles.get(vocabulary, (vocabulary, vocabulary))
+        return en if i18n.current() == "en" else de
+
+
+async def load_vocabularies(session: AsyncSession) -> Vocabularies:
+    found = await catalog.list_vocabularies(session)
+    return Vocabularies(
+        terms_by_vocabulary={v.key: v.terms for v in found}, titles={v.key: (v.label_de, v.label_en) for v in found}
+    )

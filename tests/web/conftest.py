@@ -1,0 +1,290 @@
+"""Fixtures of the web tests: the seeded catalog, signed-in people, a live server and headless Chromium.
+
+HTTP tests run on SQLite by default (the pages are presentation; the services below them are tested
+on both backends), a few on PostgreSQL too (``@pytest.mark.parametrize("backend", ..., indirect=True)``).
+The database is the real seed data (``seeds/``), loaded once into a template file and copied per test.
+
+Browser tests drive Debian's Chromium through Playwright against the app served by uvicorn in a
+subprocess on 127.0.0.1. Without Chromium they skip locally but FAIL when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from allmende.accounts.models import MemberRole, Organization, PlatformRole, User
+from allmende.core.db import Database
+from allmende.core.migrate import upgrade
+from allmende.seeding import seed
+from tests.factories import PASSWORD, add_membership, make_organization, make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+
+
+# --- databases --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for more with indirect parametrization."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    _run_in_thread(lambda: _seed(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _seed(url: str) -> None:
+    database = Database(url)
+    try:
+        await seed(database)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A seeded database per test: a copy of the seeded SQLite file, or the PostgreSQL test database seeded."""
+    if backend == "sqlite":
+        target = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("seeded_sqlite"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    from tests.conftest import _pg_url
+
+    pg_template = request.getfixturevalue("pg_template")
+    url = _pg_url(pg_template.name)
+    _run_in_thread(lambda: _seed(url))
+    yield url
+    _run_in_thread(pg_template.reset)
+
+
+# --- people ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class People:
+    vendor_org: Organization
+    vendor: User  # editor of vendor_org
+    moderator: User
+    municipality: Organization  # seeded: Kiel
+    clerk: User  # member of Kiel
+
+
+async def make_people(database: Database) -> People:
+    vendor_org = await make_organization(database, name="Testanbieter Kommunal GmbH", slug="testanbieter")
+    vendor = await make_user(database, email="anbieter@example.org")
+    await add_membership(database, vendor, vendor_org, MemberRole.editor)
+    moderator = await make_user(database, email="moderation@example.org", role=PlatformRole.moderator)
+    async with database.unit_of_work() as session:
+        from sqlmodel import select
+
+        kiel = (await session.exec(select(Organization).where(Organization.slug == "kiel"))).one()
+    clerk = await make_user(database, email="kiel@example.org")
+    await add_membership(database, clerk, kiel, MemberRole.member)
+    return People(vendor_org=vendor_org, vendor=vendor, moderator=moderator, municipality=kiel, clerk=clerk)
+
+
+@pytest.fixture
+async def people(database: Database) -> People:
+    return await make_people(database)
+
+
+# --- HTTP helpers ---------------------------------------------------------------------------------------
+
+
+async def csrf(client: httpx.AsyncClient) -> str:
+    """The CSRF token a browser would put in a form: the cookie the app set on a page load."""
+    if not client.cookies.get("csrftoken"):
+        await client.get("/anmelden")
+    return str(client.cookies.get("csrftoken"))
+
+
+async def post_form(
+    client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]
+) -> httpx.Response:
+    pairs = list(data.items()) if isinstance(data, dict) else list(data)
+    pairs.append(("_csrf_token", await csrf(client)))
+    body: dict[str, list[str]] = {}
+    for key, value in pairs:
+        body.setdefault(key, []).extend(value if isinstance(value, list) else [str(value)])
+    return await client.post(url, data=body)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    response = await post_form(client, "/anmelden", {"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response
+
+
+@pytest.fixture
+async def other_client(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A second browser on the same app (own cookies)."""
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as second:
+        yield second
+
+
+# --- the live server and the browser ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    people: People
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real app under uvicorn on a fresh SQLite database: migrated, seeded with seeds/, plus test people."""
+    data_dir = tmp_path_factory.mktemp("live")
+    db_url = f"sqlite+aiosqlite:///{data_dir / 'allmende.sqlite3'}"
+    upgrade(db_url)
+
+    async def prepare() -> People:
+        database = Database(db_url)
+        try:
+            await seed(database)
+            return await make_people(database)
+        finally:
+            await database.dispose()
+
+    people = _run_in_thread(prepare)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ALLMENDE_DATA_DIR": str(data_dir),
+        "ALLMENDE_BASE_URL": f"http://127.0.0.1:{port}",
+        "ALLMENDE_SECRET_KEY": "live-test-secret-" + "y" * 32,
+        "ALLMENDE_SEED_ON_START": "false",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "MEILI_URL"):
+        env.pop(name, None)
+    log = (data_dir / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "uvicorn", "--factory", "allmende.app:create_app"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        ],
+        cwd=data_dir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the live server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield LiveServer(url=url, people=people)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _run_in_thread(factory: Any) -> Any:
+    """Run a coroutine to completion on a loop of its own (the session loop may already be running)."""
+    import threading
+
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["value"] = asyncio.run(factory())
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    context = await browser.new_context(
+        base_url=live_server.url, locale="de-DE", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    tab = await context.new_page()
+    problems: list[str] = []
+    # A CSP violation or a script error shows up here: the pages must produce none.
+    tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    yield tab
+    await context.close()
+    assert problems == [], problems
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
