@@ -20,7 +20,7 @@ from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core import markdown
 from allmende.core.audit import record_audit
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
-from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
+from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
@@ -44,13 +44,6 @@ from marketplace import services as catalog
 
 PUBLISHED = "published"
 VOCABULARY_OF = {"stages": "stages", "sectors": "sectors", "steps": "steps", "stage": "stages", "step": "steps"}
-
-
-def _invalid(exc: ValidationError) -> InvalidInput:
-    first = exc.errors()[0]
-    name = ".".join(str(p) for p in first["loc"]) or "body"
-    errors = [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()]
-    return InvalidInput(f"{name}: {first['msg']}", field=name, errors=errors)
 
 
 async def _check_vocabulary(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -250,7 +243,7 @@ async def update_case_study(
     try:
         fields = CaseStudyFields.model_validate(current | changes)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_input_from(exc) from None
     content = await _case_study_content(session, fields)
     if study.state == PUBLISHED:
         study.pending = fields.model_dump(mode="json")
@@ -550,7 +543,7 @@ async def update_guide(
     try:
         fields = GuideFields.model_validate(current | changes)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_input_from(exc) from None
     await _check_vocabulary(session, {"stage": fields.stage, "step": fields.step})
     await _write_revision(session, guide, fields, principal.user_id, note)
     record_audit(

@@ -13,6 +13,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from pydantic import ValidationError
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("allmende.problems")
@@ -70,6 +71,13 @@ class Conflict(Problem):
 class InvalidInput(Problem):
     status = 422
     type_slug = "invalid-input"
+
+
+def invalid_input_from(exc: ValidationError) -> InvalidInput:
+    """A pydantic ValidationError raised inside a service, as a 422 naming every offending field."""
+    fields = [(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+    errors = [{"field": name, "detail": message} for name, message in fields]
+    return InvalidInput(f"{fields[0][0]}: {fields[0][1]}", field=fields[0][0], errors=errors)
 
 
 class PreconditionFailed(Problem):
