@@ -115,6 +115,9 @@ _DEEP_PAGE = 1_000
 TYPO_FREE_DOC_FREQ = 3
 
 
+_STEM_TYPO_MIN_WEIGHT = 2.0
+
+
 def _sort_chunks(value: str) -> tuple[int, int, int]:
     raw = value.encode("utf-8")[:24].ljust(24, b"\0")
     a, b, c = struct.unpack(">QQQ", raw)
@@ -278,11 +281,13 @@ class _Generation:
                     schema, f"t__{name}", word.exact, distance=word.typos, transposition_cost_one=True
                 )
                 clauses.append(tantivy.Query.boost_query(fuzzy, weight * _B_TYPO))
-                # a typo in an inflected form ("Fahrplanauskunt" for "Fahrplanauskünfte") is near the stem
-                fuzzy_stem = tantivy.Query.fuzzy_term_query(
-                    schema, f"s__{name}", word.stem, distance=word.typos, transposition_cost_one=True
-                )
-                clauses.append(tantivy.Query.boost_query(fuzzy_stem, weight * _B_TYPO * 0.9))
+                if weight >= _STEM_TYPO_MIN_WEIGHT:
+                    # a typo in an inflected form ("Fahrplanauskunt" for "Fahrplanauskünfte") is near the
+                    # stem; only in the short, heavy fields, where it costs little (bench/search.py)
+                    fuzzy_stem = tantivy.Query.fuzzy_term_query(
+                        schema, f"s__{name}", word.stem, distance=word.typos, transposition_cost_one=True
+                    )
+                    clauses.append(tantivy.Query.boost_query(fuzzy_stem, weight * _B_TYPO * 0.9))
         if word.parts:
             clauses.append(tantivy.Query.boost_query(self._all_stems(word.parts), _B_OWN_PARTS))
         return _any(clauses)
