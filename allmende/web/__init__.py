@@ -17,7 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from allmende.web import catalog, moderation, municipality, signin, vendor
+from allmende.web import catalog, guides, hub, moderation, municipality, search, signin, vendor
 from allmende.web.errors import PAGE_HANDLERS, html_aware
 from allmende.web.render import TEMPLATES, template_engine
 from allmende.web.views import provide_locale, provide_viewer
@@ -30,7 +30,16 @@ __all__ = ["TEMPLATES", "html_aware", "template_config", "web_routes"]
 def web_routes() -> list[Any]:
     pages = Router(
         path="/",
-        route_handlers=[*catalog.ROUTES, *signin.ROUTES, *vendor.ROUTES, *moderation.ROUTES, *municipality.ROUTES],
+        route_handlers=[
+            *catalog.ROUTES,
+            *search.ROUTES,
+            *hub.ROUTES,
+            *guides.ROUTES,
+            *signin.ROUTES,
+            *vendor.ROUTES,
+            *moderation.ROUTES,
+            *municipality.ROUTES,
+        ],
         dependencies={"viewer": Provide(provide_viewer)},
         before_request=provide_locale,
         exception_handlers=PAGE_HANDLERS,

@@ -1,11 +1,9 @@
-"""Public pages: home, the catalog list with filters, a solution, the comparison, an organization."""
+"""Public pages: home, a solution, the comparison, an organization (the lists are in ``search.py``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Response, get, post
 from litestar.datastructures import Cookie
@@ -13,10 +11,9 @@ from litestar.params import FromPath
 
 from allmende.accounts import services as accounts
 from allmende.accounts.regions import BUNDESLAENDER
-from allmende.core.pagination import Page as ResultPage
-from allmende.core.problems import NotFound, Problem
+from allmende.core.problems import NotFound
 from allmende.web import i18n, queries
-from allmende.web.i18n import N_, gettext
+from allmende.web.i18n import gettext
 from allmende.web.render import (
     COMPARE_COOKIE,
     MAX_COMPARE,
@@ -25,157 +22,12 @@ from allmende.web.render import (
     compare_list,
     compare_url,
     page,
-    query_pairs,
     redirect,
     safe_next,
-    url_with,
 )
 from allmende.web.views import AnyRequest, Caller, Config, Session, Who, load_vocabularies
+from knowledge import services as knowledge
 from marketplace import services as catalog
-from marketplace.schemas import SolutionOut
-
-PAGE_SIZE = 20
-MAX_QUERY = 200
-# Web sort names (German, in the URL) → the service's sort keys.
-SORTS = {"name": "name", "neueste": "newest", "verbreitung": "most_adopted"}
-SORT_LABELS = {"name": N_("Name (A–Z)"), "neueste": N_("Neueste zuerst"), "verbreitung": N_("Meiste Nachnutzer")}
-
-
-@dataclass(frozen=True)
-class Facet:
-    param: str  # the name in the URL
-    field: str  # the SolutionFilters attribute and the key of the facet counts
-    vocabulary: str | None  # None: Bundesländer
-    label: str
-    multiple: bool = True
-    collapsed: bool = False
-
-
-FACETS = (
-    Facet("stufe", "stages", "stages", N_("Stufe des Stufenplans")),
-    Facet("sektor", "sectors", "sectors", N_("Handlungsfeld")),
-    Facet("bereich", "areas", "areas", N_("Bereich (Smart City Index)")),
-    Facet("lizenz", "license_type", "licence-types", N_("Lizenzart"), multiple=False),
-    Facet("betrieb", "hosting_options", "hosting-options", N_("Betriebsform")),
-    Facet("status", "development_status", "development-status", N_("Entwicklungsstand")),
-    Facet("standard", "standards", "standards", N_("Standards und Schnittstellen"), collapsed=True),
-    Facet("land", "bundesland", None, N_("Bundesland der Nachnutzer"), collapsed=True),
-)
-
-
-@dataclass
-class Option:
-    key: str
-    label: str
-    count: int
-    checked: bool
-
-
-@dataclass
-class FacetView:
-    facet: Facet
-    options: list[Option]
-
-    @property
-    def selected(self) -> int:
-        return sum(o.checked for o in self.options)
-
-
-@dataclass
-class CatalogState:
-    selected: dict[str, list[str]] = field(default_factory=dict)
-    q: str = ""
-    sort: str = "name"
-    cursor: str | None = None
-    messages: list[str] = field(default_factory=list)
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.q or any(self.selected.values()))
-
-
-def parse_catalog_query(request: AnyRequest, known: dict[str, set[str]]) -> CatalogState:
-    """Read the catalog's state from the URL, dropping what it cannot use and saying so in German."""
-    params = request.query_params
-    state = CatalogState()
-    for facet in FACETS:
-        raw = [v.strip() for v in params.getall(facet.param, []) if v.strip()]
-        valid = [v for v in dict.fromkeys(raw) if v in known[facet.param]]
-        unknown = [v for v in dict.fromkeys(raw) if v not in known[facet.param]]
-        if unknown:
-            shown = ", ".join(f"„{v[:40]}“" for v in unknown[:3])
-            state.messages.append(
-                gettext(
-                    "Unbekannter Wert für „%(facet)s“: %(values)s. Dieser Filter wurde nicht angewendet.",
-                    facet=gettext(facet.label),
-                    values=shown,
-                )
-            )
-        state.selected[facet.param] = valid if facet.multiple else valid[:1]
-    q = (params.get("q") or "").strip()
-    if len(q) > MAX_QUERY:
-        state.messages.append(
-            gettext(
-                "Der Suchbegriff ist zu lang. Es wurden nur die ersten %(max)s Zeichen verwendet.", max=str(MAX_QUERY)
-            )
-        )
-        q = q[:MAX_QUERY].strip()
-    state.q = q
-    sort = params.get("sort") or "name"
-    if sort not in SORTS:
-        state.messages.append(gettext("Unbekannte Sortierung; die Liste ist nach Namen sortiert."))
-        sort = "name"
-    state.sort = sort
-    cursor = params.get("cursor") or None
-    state.cursor = cursor if cursor is None or len(cursor) <= 500 else None
-    return state
-
-
-async def _list(session: Any, principal: Any, settings: Any, state: CatalogState) -> ResultPage[SolutionOut]:
-    """The page of results; a bad cursor starts again at page one, filters the service refuses are dropped."""
-
-    async def run(filters: catalog.SolutionFilters) -> ResultPage[SolutionOut]:
-        return await catalog.list_published(
-            session,
-            principal,
-            filters,
-            sort=SORTS[state.sort],
-            limit=PAGE_SIZE,
-            cursor=state.cursor,
-            base_url=settings.base_url,
-        )
-
-    try:
-        return await run(_filters(state))
-    except (Problem, ValueError, TypeError, IndexError):
-        if state.cursor is not None:
-            # A cursor that was edited or belongs to another sort order: start again at the first page.
-            state.messages.append(gettext("Der Verweis auf die nächste Seite war ungültig; hier ist die erste Seite."))
-            state.cursor = None
-            return await _list(session, principal, settings, state)
-        if not state.filtered:
-            raise
-    # The catalog refused a filter the page offered (its rules changed): show everything, and say so.
-    state.messages.append(
-        gettext("Die gewählten Filter konnten nicht angewendet werden; es werden alle Lösungen gezeigt.")
-    )
-    state.selected = {key: [] for key in state.selected}
-    return await run(catalog.SolutionFilters(q=state.q or None))
-
-
-def _filters(state: CatalogState) -> catalog.SolutionFilters:
-    sel = state.selected
-    return catalog.SolutionFilters(
-        stages=sel["stufe"],
-        sectors=sel["sektor"],
-        areas=sel["bereich"],
-        standards=sel["standard"],
-        hosting_options=sel["betrieb"],
-        license_type=sel["lizenz"][0] if sel["lizenz"] else None,
-        development_status=sel["status"],
-        bundesland=sel["land"],
-        q=state.q or None,
-    )
 
 
 @get("/", name="web:home", include_in_schema=False)
@@ -198,64 +50,10 @@ async def home(request: AnyRequest, db_session: Session, principal: Caller, sett
             "vocab": vocab,
             "counts": counts,
             "adopters": await queries.adopter_count(db_session),
+            "knowledge": await knowledge.count_published(db_session),
             "newest": newest.items,
         },
     )
-
-
-@get("/loesungen", name="web:catalog", include_in_schema=False)
-async def catalog_list(
-    request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who
-) -> Any:
-    vocab = await load_vocabularies(db_session)
-    known = {f.param: (set(BUNDESLAENDER) if f.vocabulary is None else vocab.keys(f.vocabulary)) for f in FACETS}
-    state = parse_catalog_query(request, known)
-    counts = await queries.facet_counts(db_session)
-    results = await _list(db_session, principal, settings, state)
-    facets = [
-        FacetView(
-            facet=f,
-            options=[
-                Option(
-                    key=key,
-                    label=label,
-                    count=counts.get(f.field, key),
-                    checked=key in state.selected[f.param],
-                )
-                for key, label in (
-                    sorted(BUNDESLAENDER.items())
-                    if f.vocabulary is None
-                    else [(t.key, vocab.label(f.vocabulary, t.key)) for t in vocab.terms(f.vocabulary)]
-                )
-            ],
-        )
-        for f in FACETS
-    ]
-    chips = [
-        (opt.label, _without(request, fv.facet.param, opt.key)) for fv in facets for opt in fv.options if opt.checked
-    ]
-    return page(
-        "catalog.html",
-        {
-            "viewer": viewer,
-            "vocab": vocab,
-            "state": state,
-            "facets": facets,
-            "results": results,
-            "sorts": [(key, gettext(label)) for key, label in SORT_LABELS.items()],
-            "chips": chips,
-            "next_url": url_with(request, cursor=results.next_cursor) if results.next_cursor else None,
-            "first_url": url_with(request, cursor=None) if state.cursor else None,
-            "reset_url": "/loesungen",
-        },
-    )
-
-
-def _without(request: AnyRequest, param: str, value: str) -> str:
-    """The current catalog URL without one filter value (and back on the first page)."""
-    pairs = [(k, v) for k, v in query_pairs(request) if not (k == param and v == value) and k != "cursor"]
-    query = urlencode(pairs)
-    return f"/loesungen?{query}" if query else "/loesungen"
 
 
 @get("/loesungen/{slug:str}", name="web:solution", include_in_schema=False)
@@ -376,4 +174,4 @@ async def organization_page(
     )
 
 
-ROUTES = [home, catalog_list, solution_page, compare, compare_list_change, organization_page]
+ROUTES = [home, solution_page, compare, compare_list_change, organization_page]

@@ -1,8 +1,8 @@
-"""Read-only queries the pages need and the catalog services do not offer (yet).
+"""Read-only queries the pages need and the domain services do not offer (yet).
 
-Kept small and cheap: a handful of ``GROUP BY`` counts over the facet rows for the filter labels,
-the moderators' queue, and the published solutions as options for a form. When the search engine
-supplies facet counts, ``facet_counts`` is the one function to replace.
+Kept small and cheap: the home page's counts (a handful of ``GROUP BY`` queries; the lists take their
+facet counts from the search engine), the moderators' queue, the published solutions as options for a
+form, and the unpublished guides an editor may work on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Organization
+from allmende.web.render import Viewer
+from knowledge.models import Guide
 from marketplace.models import Reference, Solution, SolutionFacet, SolutionState
 
 PUBLISHED = SolutionState.published.value
@@ -106,3 +108,16 @@ async def published_options(session: AsyncSession) -> list[tuple[str, str]]:
         .order_by(col(Solution.name))
     )
     return [(slug, name) for slug, name in rows]
+
+
+async def guide_drafts(session: AsyncSession, viewer: Viewer) -> list[Guide]:
+    """Unpublished guides the viewer may edit: every one for moderators, else their organizations' ones."""
+    if not viewer.signed_in:
+        return []
+    query = select(Guide).where(col(Guide.state) != "published", col(Guide.deleted_at).is_(None))
+    if not viewer.is_moderator:
+        org_ids = [m.organization.id for m in viewer.editor_orgs if m.organization.id is not None]
+        if not org_ids:
+            return []
+        query = query.where(col(Guide.author_organization_id).in_(org_ids))
+    return list(await session.exec(query.order_by(col(Guide.title))))

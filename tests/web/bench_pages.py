@@ -1,9 +1,10 @@
 """Server render times of the page types, at the seeded size: ``uv run python -m tests.web.bench_pages``.
 
-Builds a fresh SQLite database (migrations + ``seeds/``), then drives the real app in-process through
+Builds a fresh SQLite database (migrations + ``seeds/``) and fills the embedded search index from the
+change log (as the app's drain job does), then drives the real app in-process through
 ``httpx.ASGITransport`` (no network): every request runs the full middleware stack, the database
-queries and the Jinja render. Prints median and 95th percentile per page and exits 1 when a median
-is over its budget (see ``allmende/web/README.md``).
+queries, the search engine and the Jinja render. Prints median and 95th percentile per page and exits 1
+when a median is over its budget (see ``allmende/web/README.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 
 from allmende.app import build_adapters, create_app
 from allmende.core.db import Database
+from allmende.core.indexing import drain
 from allmende.core.migrate import upgrade
 from allmende.core.settings import Settings
 from allmende.seeding import seed
@@ -35,6 +37,16 @@ BUDGETS_MS = {
     "/vergleich?l=masterportal&l=qgis&l=geoserver&l=deegree": 150,
     "/organisationen/hamburg": 100,
     "/anmelden": 50,
+    "/suche?q=B%C3%BCrgerbeteilgung": 150,
+    "/suche?q=Daten&typ=loesung&typ=fallstudie&stufe=3": 150,
+    "/loesungen?q=Geoportal&seite=1&sort=verbreitung": 150,
+    "/fallstudien": 150,
+    "/fallstudien/mpsc-solingen": 100,
+    "/leitfaeden": 150,
+    "/leitfaeden/open-source-beschaffen": 100,
+    "/leitfaeden/open-source-beschaffen/versionen": 100,
+    "/stufen": 150,
+    "/stufen/2": 100,
 }
 ROUNDS = 40
 WARMUP = 5
@@ -56,6 +68,7 @@ async def measure(base: Path) -> dict[str, list[float]]:
     start = getattr(adapters, "start", None)
     if start is not None:
         await start()
+    await drain(adapters.database, adapters.documents, adapters.search)
     app = create_app(settings, adapters)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # no access log
     timings: dict[str, list[float]] = {}

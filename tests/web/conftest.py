@@ -3,6 +3,9 @@
 HTTP tests run on SQLite by default (the pages are presentation; the services below them are tested
 on both backends), a few on PostgreSQL too (``@pytest.mark.parametrize("backend", ..., indirect=True)``).
 The database is the real seed data (``seeds/``), loaded once into a template file and copied per test.
+The search index is filled the way the app fills it, by draining the change log: once per session for
+the SQLite template (each test's in-memory index then gets those documents, and the template's drain
+cursor says they are in), per test on PostgreSQL. After writing, a test calls ``reindex(adapters)``.
 
 Browser tests drive Debian's Chromium through Playwright against the app served by uvicorn in a
 subprocess on 127.0.0.1. Without Chromium they skip locally but FAIL when ``CI=true``.
@@ -20,14 +23,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from allmende.accounts.models import MemberRole, Organization, PlatformRole, User
+from allmende.app import Adapters, build_document_registry, create_app
 from allmende.core.db import Database
+from allmende.core.indexing import drain
 from allmende.core.migrate import upgrade
+from allmende.core.search import EmbeddedSearchEngine
 from allmende.seeding import seed
 from tests.factories import PASSWORD, add_membership, make_organization, make_user
 
@@ -55,12 +61,24 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+@dataclass
+class Seeded:
+    path: Path
+    documents: list[dict[str, Any]]  # the search documents of the seeded records, already drained
+
+
 @pytest.fixture(scope="session")
-def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seeded(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite3"
     shutil.copyfile(sqlite_template, path)
-    _run_in_thread(lambda: _seed(f"sqlite+aiosqlite:///{path}"))
-    return path
+    url = f"sqlite+aiosqlite:///{path}"
+    _run_in_thread(lambda: _seed(url))
+    return Seeded(path=path, documents=_run_in_thread(lambda: _index(url)))
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(seeded: Seeded) -> Path:
+    return seeded.path
 
 
 async def _seed(url: str) -> None:
@@ -69,6 +87,39 @@ async def _seed(url: str) -> None:
         await seed(database)
     finally:
         await database.dispose()
+
+
+async def _index(url: str, directory: Path | None = None) -> list[dict[str, Any]]:
+    """Drain the change log into an index (in memory, or on disk for the live server); the cursor lands
+    in the database. Returns the indexed documents."""
+    database = Database(url)
+    registry = build_document_registry()
+    engine = EmbeddedSearchEngine(directory)
+    try:
+        await engine.configure(registry.schema())
+        await drain(database, registry, engine)
+        return [document async for document in registry.all_documents(database)]
+    finally:
+        await engine.close()
+        await database.dispose()
+
+
+async def reindex(adapters: Adapters) -> None:
+    """What the app's drain job does after a write: bring the search index up to date."""
+    await drain(adapters.database, adapters.documents, adapters.search)
+
+
+@pytest.fixture
+async def client(adapters: Adapters, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the seeded database, with the search index holding every seeded record."""
+    if backend == "sqlite":
+        await adapters.search.upsert(request.getfixturevalue("seeded").documents)
+    else:
+        await reindex(adapters)
+    app = create_app(adapters.settings, adapters)
+    transport = httpx.ASGITransport(app=cast(Any, app), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
 
 
 @pytest.fixture
@@ -179,9 +230,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         database = Database(db_url)
         try:
             await seed(database)
-            return await make_people(database)
+            people = await make_people(database)
         finally:
             await database.dispose()
+        # The index the server opens at start (it drains later writes itself, as in production).
+        await _index(db_url, data_dir / "search")
+        return people
 
     people = _run_in_thread(prepare)
     port = _free_port()

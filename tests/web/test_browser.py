@@ -30,20 +30,30 @@ def _unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
 
 
-async def test_browse_filter_open_and_compare(page: Page, screenshots: Path) -> None:
+async def test_search_with_a_typo_filter_open_and_compare(page: Page, screenshots: Path) -> None:
+    """Search with a typo → facet filter → open a solution → compare two, through the real search engine."""
     await page.goto("/")
-    await page.get_by_role("link", name="Lösungskatalog").first.click()
-    await expect(page.get_by_role("heading", level=1, name="Lösungskatalog")).to_be_visible()
+    search = page.get_by_role("combobox", name="Lösungen, Fallstudien und Leitfäden durchsuchen")
+    await search.fill("Bürgerbeteilgung")
+    await search.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/suche\?q=B%C3%BCrgerbeteilgung$"))
+    await expect(page.get_by_role("heading", level=1, name="Suche")).to_be_visible()
     heading = page.locator("#ergebnis-titel")
+    await expect(heading).to_have_text(re.compile(r"^\d+ Treffer$"))
     before = await heading.inner_text()
-    # A facet filter: the script updates the results in place and the URL follows.
-    await page.get_by_label(re.compile(r"^Smarte Infrastruktur")).check()
-    await expect(page).to_have_url(re.compile(r"sektor=smart-infrastructure"))
+    # The engine corrected the typo and marks what it found.
+    await expect(page.locator("[data-results] mark").first).to_have_text("Bürgerbeteiligung")
+    await page.screenshot(path=str(screenshots / "search-typo.png"), full_page=True)
+    # A facet filter: the script updates the results in place, the URL follows, and so do the counts.
+    await page.get_by_label(re.compile(r"^Lösungen \(\d+")).check()
+    await expect(page).to_have_url(re.compile(r"typ=loesung"))
     await expect(heading).not_to_have_text(before)
-    await expect(page.locator(".chips")).to_contain_text("Smarte Infrastruktur")
-    await page.screenshot(path=str(screenshots / "catalog-filtered.png"), full_page=True)
+    await expect(page.locator(".chips")).to_contain_text("Lösungen")
     links = page.locator("[data-results] .card h3 a")
+    await expect(links.first).to_have_attribute("href", re.compile(r"^/loesungen/"))
+    assert await links.count() >= 2
     first, second = await links.nth(0).inner_text(), await links.nth(1).inner_text()
+    await page.screenshot(path=str(screenshots / "search-filtered.png"), full_page=True)
 
     await links.nth(0).click()
     await expect(page.get_by_role("heading", level=1, name=first)).to_be_visible()
@@ -52,7 +62,7 @@ async def test_browse_filter_open_and_compare(page: Page, screenshots: Path) -> 
     await expect(page.get_by_role("button", name="Aus dem Vergleich entfernen")).to_be_visible()
 
     await page.go_back()
-    await expect(page).to_have_url(re.compile(r"sektor=smart-infrastructure"))
+    await expect(page).to_have_url(re.compile(r"typ=loesung"))
     await page.locator("[data-results] .card h3 a", has_text=second).first.click()
     await page.get_by_role("button", name="Zum Vergleich hinzufügen").click()
     await expect(page.locator("#vergleich-link")).to_have_text("Vergleich (2)")
@@ -64,6 +74,51 @@ async def test_browse_filter_open_and_compare(page: Page, screenshots: Path) -> 
     await expect(columns.nth(0)).to_contain_text(first)
     await expect(columns.nth(1)).to_contain_text(second)
     await expect(page.locator("table.compare")).to_contain_text("Hosting-Standort")
+
+
+async def test_catalog_filter_updates_results_and_counts(page: Page) -> None:
+    await page.goto("/loesungen")
+    heading = page.locator("#ergebnis-titel")
+    before = await heading.inner_text()
+    count = page.locator('label[for="f-stufe-3"] .count')
+    stage_three = await count.inner_text()
+    await page.get_by_label(re.compile(r"^Smarte Infrastruktur")).check()
+    await expect(page).to_have_url(re.compile(r"sektor=smart-infrastructure"))
+    await expect(heading).not_to_have_text(before)
+    await expect(count).not_to_have_text(stage_three)  # counts over the current result
+    await expect(page.locator(".chips")).to_contain_text("Smarte Infrastruktur")
+    # Page numbers keep the filter.
+    await page.goto("/loesungen")
+    await page.get_by_role("link", name="Nächste Seite").click()
+    await expect(page).to_have_url(re.compile(r"seite=2"))
+    await expect(page.locator(".pagination a[aria-current=page]")).to_have_text("Seite 2")
+
+
+async def test_search_as_you_type(page: Page, screenshots: Path) -> None:
+    await page.goto("/")
+    box = page.get_by_role("combobox", name="Lösungen, Fallstudien und Leitfäden durchsuchen")
+    await expect(box).to_have_attribute("aria-expanded", "false")
+    await box.press_sequentially("Bürgerbet", delay=30)
+    listbox = page.get_by_role("listbox", name="Vorschläge")
+    await expect(listbox).to_be_visible()
+    await expect(box).to_have_attribute("aria-expanded", "true")
+    options = listbox.get_by_role("option")
+    await expect(options.first).to_contain_text("Bürgerbeteiligung")
+    await expect(page.locator("#live-region")).to_contain_text("Vorschläge")
+    await box.press("ArrowDown")
+    active = await box.get_attribute("aria-activedescendant")
+    assert active and await page.locator(f"#{active}").get_attribute("aria-selected") == "true"
+    await page.screenshot(path=str(screenshots / "search-suggestions.png"))
+    chosen = await page.locator(f"#{active}").get_attribute("data-value")
+    await box.press("Escape")
+    await expect(listbox).to_be_hidden()
+    await box.press("ArrowDown")
+    await expect(listbox).to_be_visible()
+    await box.press("ArrowDown")
+    await box.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/suche\?q="))
+    assert chosen
+    await expect(page.get_by_role("combobox", name="Suchbegriff")).to_have_value(chosen)
 
 
 async def test_everything_works_without_javascript(browser: Any, live_server: LiveServer, screenshots: Path) -> None:
@@ -82,6 +137,27 @@ async def test_everything_works_without_javascript(browser: Any, live_server: Li
         await page.get_by_role("link", name="Vergleich (1)").click()
         await expect(page.locator("table.compare thead th[scope=col]")).to_contain_text(name)
         await page.screenshot(path=str(screenshots / "compare-without-js.png"), full_page=True)
+        # The search: a typo, a type filter by the button, page numbers.
+        await page.goto("/suche")
+        await page.get_by_label("Suchbegriff").fill("Datenplatform")
+        await page.get_by_label(re.compile(r"^Fallstudien")).check()
+        await page.get_by_role("button", name="Filter anwenden").click()
+        await expect(page).to_have_url(re.compile(r"q=Datenplatform.*typ=fallstudie"))
+        await expect(page.locator("[data-results] .card h3 a").first).to_have_attribute(
+            "href", re.compile("^/fallstudien/")
+        )
+        # The guide editor's preview is a plain POST.
+        await sign_in(page, live_server.people.vendor.email)
+        await page.goto("/leitfaeden/neu")
+        await page.get_by_label(re.compile("^Titel")).fill(_unique("Ohne Skript"))
+        await page.get_by_label(re.compile("^Stufe des Stufenplans")).select_option("1")
+        await page.get_by_label(re.compile("^Schritt zur Smart City")).select_option("planung-strategie")
+        await page.get_by_label(re.compile("^Text")).fill("## Erster Abschnitt\n\nMit **Vorschau**.")
+        await page.get_by_role("button", name="Vorschau anzeigen").click()
+        preview = page.locator("section.preview")
+        await expect(preview.get_by_role("heading", name="Erster Abschnitt")).to_be_visible()
+        await expect(preview.locator("strong")).to_have_text("Vorschau")
+        await page.screenshot(path=str(screenshots / "guide-preview-without-js.png"), full_page=True)
     finally:
         await context.close()
 
@@ -127,9 +203,12 @@ async def test_vendor_submits_moderator_publishes_catalog_shows_it(
         await item.get_by_role("button", name=re.compile("^Veröffentlichen")).click()
         await expect(moderator.get_by_text("Die Lösung ist veröffentlicht.")).to_be_visible()
 
-        await moderator.goto("/loesungen")
-        await moderator.get_by_label("Suchbegriff").fill("Parkraumlotse")
-        await moderator.get_by_role("button", name="Filter anwenden").click()
+        # The server drains the change log into the index right after the write; give it a moment.
+        for _ in range(40):
+            await moderator.goto("/loesungen?q=Parkraumlotse")
+            if await moderator.locator("[data-results] .card", has_text=name).count():
+                break
+            await moderator.wait_for_timeout(250)
         await expect(moderator.locator("[data-results]")).to_contain_text(name)
         await moderator.get_by_role("link", name=name).click()
         await expect(moderator.get_by_role("heading", level=1, name=name)).to_be_visible()
@@ -184,7 +263,12 @@ async def test_a_whole_flow_by_keyboard_only(page: Page, screenshots: Path) -> N
     assert await focus_is_visible(page)
     await page.keyboard.type("Geo")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(re.compile(r"/loesungen\?q=Geo"))
+    await expect(page).to_have_url(re.compile(r"/suche\?q=Geo"))
+
+    await tab_to(page, 'input[name="typ"][value="loesung"]')
+    assert await focus_is_visible(page)
+    await page.keyboard.press("Space")
+    await expect(page).to_have_url(re.compile(r"typ=loesung"))
 
     await tab_to(page, 'input[name="sektor"][value="smart-infrastructure"]')
     assert await focus_is_visible(page)
@@ -315,3 +399,103 @@ async def test_every_page_type_passes_axe(browser: Any, live_server: LiveServer,
         await assert_accessible(clerk, "municipality-errors", screenshots)
     finally:
         await clerk_context.close()
+
+
+async def test_search_and_knowledge_pages_pass_axe(browser: Any, live_server: LiveServer, screenshots: Path) -> None:
+    """Zero axe-core violations on the search pages, the knowledge hub's pages and their error states."""
+    context = await browser.new_context(base_url=live_server.url)
+    page = await context.new_page()
+    pages = {
+        "search": "/suche",
+        "search-typo-highlights": "/suche?q=B%C3%BCrgerbeteilgung",
+        "search-filtered": "/suche?q=Daten&typ=loesung&typ=fallstudie&stufe=3",
+        "search-messages": "/suche?q=x&typ=video&seite=0&sort=kaputt",
+        "search-nothing": "/suche?q=zzzzqqqq",
+        "catalog-page-2": "/loesungen?seite=2&sort=neueste",
+        "case-studies": "/fallstudien",
+        "case-studies-filtered": "/fallstudien?land=05&stufe=3",
+        "case-study": "/fallstudien/mpsc-solingen",
+        "case-study-unconfirmed": "/fallstudien/mpsc-luebeck",
+        "guides": "/leitfaeden",
+        "guide": "/leitfaeden/open-source-beschaffen",
+        "guide-history": "/leitfaeden/open-source-beschaffen/versionen",
+        "stages": "/stufen",
+        "stage": "/stufen/2",
+        "case-study-not-found": "/fallstudien/gibt-es-nicht",
+        "stage-not-found": "/stufen/9",
+        "case-study-english": "/fallstudien/mpsc-solingen?lang=en",
+        "search-english": "/suche?q=Geoportal&lang=en",
+    }
+    try:
+        for label, url in pages.items():
+            await page.goto(url)
+            await assert_accessible(page, label, screenshots)
+        # The suggestions, open, with an option chosen by arrow key.
+        await page.goto("/?lang=de")
+        box = page.get_by_role("combobox", name="Lösungen, Fallstudien und Leitfäden durchsuchen")
+        await box.press_sequentially("Geopor", delay=30)
+        await expect(page.get_by_role("listbox", name="Vorschläge")).to_be_visible()
+        await box.press("ArrowDown")
+        await assert_accessible(page, "search-suggestions-open", screenshots)
+    finally:
+        await context.close()
+
+
+async def test_guide_editor_pages_pass_axe(browser: Any, live_server: LiveServer, screenshots: Path) -> None:
+    """The editor's form, its errors, the preview, a stale save, the history with a diff: zero violations."""
+    context = await browser.new_context(base_url=live_server.url)
+    editor = await context.new_page()
+    title = _unique("Sensordaten teilen")
+    try:
+        await sign_in(editor, live_server.people.vendor.email)
+        await editor.goto("/leitfaeden/neu")
+        await assert_accessible(editor, "guide-form", screenshots)
+        await editor.get_by_role("button", name="Entwurf anlegen").click()
+        await expect(editor.locator(".error-summary")).to_be_focused()
+        await expect(editor.locator("#feld-title")).to_have_attribute("aria-invalid", "true")
+        await assert_accessible(editor, "guide-form-errors", screenshots)
+
+        await editor.get_by_label(re.compile("^Titel")).fill(title)
+        await editor.get_by_label(re.compile("^Stufe des Stufenplans")).select_option("3")
+        await editor.get_by_label(re.compile("^Schritt zur Smart City")).select_option("datenmanagement-analyse")
+        await editor.get_by_label(re.compile("^Schlagworte")).fill("sensorik, open-data")
+        body = "## Warum teilen\n\nWeil es **allen** hilft.\n\n## Wie\n\n| Schritt | Wer |\n| --- | --- |\n| 1 | Amt |"
+        await editor.get_by_label(re.compile("^Text")).fill(body)
+        await editor.get_by_role("button", name="Vorschau anzeigen").click()
+        preview = editor.locator("section.preview")
+        await expect(preview).to_be_focused()
+        await expect(preview.get_by_role("link", name="Warum teilen")).to_be_visible()  # its contents
+        await assert_accessible(editor, "guide-preview", screenshots)
+        await editor.get_by_role("button", name="Entwurf anlegen").click()
+        await expect(editor.get_by_text("Der Leitfaden wurde als Entwurf angelegt.")).to_be_visible()
+        await assert_accessible(editor, "guide-draft", screenshots)
+        slug = editor.url.rsplit("/", 1)[1]
+
+        # Two tabs edit at once: the second save is stale and shows both versions.
+        await editor.goto(f"/leitfaeden/{slug}/bearbeiten")
+        other = await context.new_page()
+        await other.goto(f"/leitfaeden/{slug}/bearbeiten")
+        await other.get_by_label(re.compile("^Kurzfassung")).fill("Die andere Fassung.")
+        await other.get_by_role("button", name="Als neue Version speichern").click()
+        await expect(other.get_by_text("Der Leitfaden wurde als neue Version gespeichert.")).to_be_visible()
+        await editor.get_by_label(re.compile("^Text")).fill(body + "\n\n## Wann\n\nBald.")
+        await editor.get_by_role("button", name="Als neue Version speichern").click()
+        await expect(editor.get_by_text("Jemand hat diesen Leitfaden inzwischen geändert")).to_be_visible()
+        await assert_accessible(editor, "guide-form-stale", screenshots)
+        await editor.get_by_role("button", name="Als neue Version speichern").click()
+        await expect(editor.get_by_text("Der Leitfaden wurde als neue Version gespeichert.")).to_be_visible()
+
+        await editor.get_by_role("link", name="Versionsgeschichte").click()
+        await expect(
+            editor.get_by_role("heading", name=re.compile("Unterschiede von Version 2 zu Version 3"))
+        ).to_be_visible()
+        await expect(editor.locator(".diff-add", has_text="## Wann")).to_be_visible()
+        await assert_accessible(editor, "guide-history-diff", screenshots)
+        await editor.get_by_label("Ältere Version").select_option("1")
+        await editor.get_by_role("button", name="Versionen vergleichen").click()
+        await expect(editor).to_have_url(re.compile(r"von=1&bis=3"))
+        await editor.get_by_role("button", name=re.compile(r"^Wiederherstellen\W+Version 1$")).click()
+        await expect(editor.get_by_text("Die ältere Version wurde als neue Version wiederhergestellt.")).to_be_visible()
+        await expect(editor.get_by_role("cell", name=re.compile("Wiederhergestellt aus Revision 1"))).to_be_visible()
+    finally:
+        await context.close()

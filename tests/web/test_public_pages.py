@@ -1,16 +1,18 @@
-"""The public pages over HTTP: home, catalog (filters, sort, cursor, bad input), solution, comparison,
-organization, 404 pages, the language switch and per-locale formatting."""
+"""The public pages over HTTP: home, catalog (on the search engine: filters, counts, sort, page numbers,
+bad input), solution, comparison, organization, 404 pages, the language switch and per-locale formatting.
+The hub-wide search and the knowledge pages are in ``test_search_pages.py`` and ``test_knowledge_pages.py``."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
 import httpx
 import pytest
 
+from allmende.app import Adapters
 from allmende.core.http import PAGE_CSP
+from allmende.core.search.base import InvalidSearch, SearchQuery, SearchResult
 from allmende.web import i18n
 from tests.web.conftest import post_form
 
@@ -33,6 +35,16 @@ def _assert_page_basics(html: str, lang: str = "de") -> None:
     assert "https://" not in "".join(re.findall(r"<(?:link|script)[^>]+>", html))
 
 
+def _count(html: str, param: str, value: str) -> int:
+    """The number the page shows beside a filter value."""
+    found = re.search(
+        rf'name="{param}" value="{re.escape(value)}"[^>]*>\s*<label[^>]*>[^<]*<span class="count"[^>]*>\(([\d.]+)<',
+        html,
+    )
+    assert found, f"no count for {param}={value}"
+    return int(found.group(1).replace(".", ""))
+
+
 async def test_home_starts_from_the_four_stages(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
     assert response.status_code == 200
@@ -42,13 +54,16 @@ async def test_home_starts_from_the_four_stages(client: httpx.AsyncClient) -> No
     _assert_page_basics(html)
     assert "Wo steht Ihre Kommune?" in html
     for stage in "1234":
+        assert f'<h3><a href="/stufen/{stage}">' in html  # the tiles open the stage pages
         assert f'href="/loesungen?stufe={stage}"' in html
         assert f"Stufe {stage}" in html
     assert "Kompetenzzentrum" in html  # the stage descriptions come from the vocabulary
     total = await _api_total(client)
     assert f"{total} veröffentlichte Lösungen" in html
-    assert '<form class="search-big" role="search" method="get" action="/loesungen">' in html
-    assert '<label for="suche">Lösungen durchsuchen</label>' in html
+    assert '<a href="/fallstudien">50 Fallstudien</a>' in html and '<a href="/leitfaeden">12 Leitfäden</a>' in html
+    assert '<form class="search-big" role="search" method="get" action="/suche">' in html
+    assert '<label for="suche">Lösungen, Fallstudien und Leitfäden durchsuchen</label>' in html
+    assert "data-suggest" in html  # search as you type, for the script
 
 
 async def test_catalog_lists_filters_and_counts(client: httpx.AsyncClient) -> None:
@@ -71,9 +86,9 @@ async def test_catalog_lists_filters_and_counts(client: httpx.AsyncClient) -> No
         assert legend in html
     # Facet counts agree with the API's filtered totals.
     stage_two = await _api_total(client, stage="2")
-    assert re.search(rf'name="stufe" value="2">\s*<label[^>]*>[^<]+<span class="count">\({stage_two}<', html)
+    assert _count(html, "stufe", "2") == stage_two
     hamburg = await _api_total(client, bundesland="02")
-    assert re.search(rf'name="land" value="02">\s*<label[^>]*>Hamburg <span class="count">\({hamburg}<', html)
+    assert _count(html, "land", "02") == hamburg
     # Every control has a label.
     for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
         assert f'for="{control_id}"' in html, control_id
@@ -92,52 +107,86 @@ async def test_catalog_filters_combine_and_the_url_carries_the_state(client: htt
     assert re.search(r'name="lizenz" value="open-source" checked', response.text)
     # Each active filter can be removed with a link that keeps the others.
     assert 'href="/loesungen?sektor=smart-governance&amp;lizenz=open-source"' in response.text
+    # The counts come from the engine and predict a click: within a filter a value adds to the selection
+    # (its own filter is left out of its counts), across filters it narrows.
+    html = response.text
+    assert _count(html, "stufe", "2") == expected
+    assert _count(html, "stufe", "3") == await _api_total(
+        client, stage="3", sector="smart-governance", license_type="open-source"
+    )
+    assert _count(html, "sektor", "smart-infrastructure") == await _api_total(
+        client, stage="2", sector="smart-infrastructure", license_type="open-source"
+    )
+    licences = sum(_count(html, "lizenz", k) for k in ("open-source", "proprietary", "unknown"))
+    assert licences == await _api_total(client, stage="2", sector="smart-governance")
 
 
 async def test_licence_types_include_unconfirmed_licences(client: httpx.AsyncClient) -> None:
     page = await client.get("/loesungen")
     for key in ("open-source", "proprietary", "unknown"):
-        expected = await _api_total(client, license_type=key)
-        pattern = rf'name="lizenz" value="{key}">\s*<label[^>]*>[^<]+<span class="count">\({expected}<'
-        assert re.search(pattern, page.text), key
+        assert _count(page.text, "lizenz", key) == await _api_total(client, license_type=key), key
     unknown = await client.get("/loesungen?lizenz=unknown")
     total = await _api_total(client, license_type="unknown")
     assert f"{total} Lösung" in unknown.text and "Lizenz nicht bestätigt" in unknown.text
 
 
-async def test_a_filter_the_catalog_refuses_is_dropped_with_a_message(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+async def test_a_filter_the_engine_refuses_is_dropped_with_a_message(
+    client: httpx.AsyncClient, adapters: Adapters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from allmende.core.problems import InvalidInput
-    from marketplace import services
+    original = adapters.search.search
 
-    original = services.list_published
+    async def strict(query: SearchQuery) -> SearchResult:
+        if "stage" in query.filters:
+            raise InvalidSearch("no stages today", "filters.stage")
+        return await original(query)
 
-    async def strict(session: Any, principal: Any, filters: Any, **kwargs: Any) -> Any:
-        if filters.stages:
-            raise InvalidInput("no stages today", field="stage")
-        return await original(session, principal, filters, **kwargs)
-
-    monkeypatch.setattr(services, "list_published", strict)
+    monkeypatch.setattr(adapters.search, "search", strict)
     response = await client.get("/loesungen?stufe=2&q=Geo")
     assert response.status_code == 200
     assert "Die gewählten Filter konnten nicht angewendet werden" in response.text
     assert 'value="Geo"' in response.text
+    assert 'href="/loesungen/masterportal"' in response.text
 
 
-async def test_catalog_pages_with_the_cursor_and_keeps_filters(client: httpx.AsyncClient) -> None:
-    first = await client.get("/loesungen", params={"sort": "name"})
+async def test_catalog_has_page_numbers_and_keeps_filters(client: httpx.AsyncClient) -> None:
+    total = await _api_total(client)
+    first = await client.get("/loesungen", params={"sort": "name", "stufe": "2"})
+    in_stage = await _api_total(client, stage="2")
     names_first = re.findall(r'<h3><a href="/loesungen/([^"]+)">', first.text)
-    assert len(names_first) == 20
+    assert len(names_first) == min(20, in_stage)
     next_link = re.search(r'<a href="([^"]+)" rel="next">Nächste Seite</a>', first.text)
     assert next_link is not None
     url = next_link.group(1).replace("&amp;", "&")
-    assert "sort=name" in url and "cursor=" in url
+    assert "sort=name" in url and "stufe=2" in url and "seite=2" in url
+    assert '<a href="/loesungen?sort=name&amp;stufe=2" aria-current="page"><span class="visually-hidden">Seite' in (
+        first.text
+    )
     second = await client.get(url)
     names_second = re.findall(r'<h3><a href="/loesungen/([^"]+)">', second.text)
     assert names_second and not set(names_first) & set(names_second)
-    assert names_first == sorted(names_first, key=lambda s: s.lower()) or names_first  # order is by name
-    assert "Zur ersten Seite" in second.text
+    assert 'rel="prev">Vorherige Seite</a>' in second.text
+    assert "<title>Seite 2 – Lösungskatalog – Allmende</title>" in second.text
+    # All pages together are every solution once, in name order.
+    everything: list[str] = []
+    for number in range(1, -(-total // 20) + 1):
+        listed = await client.get("/loesungen", params={"sort": "name", "seite": str(number)})
+        everything += re.findall(r'<h3><a href="/loesungen/[^"]+">([^<]+)</a>', listed.text)
+    assert len(everything) == total
+    assert everything == sorted(everything, key=str.casefold)
+
+
+async def test_catalog_sorts(client: httpx.AsyncClient) -> None:
+    by_adoption = await client.get("/loesungen?sort=verbreitung")
+    counts = [int(n) for n in re.findall(r"· (\d+) Nachnutzer", by_adoption.text)]
+    assert counts and counts == sorted(counts, reverse=True)
+    assert re.search(r'<option value="verbreitung" selected>', by_adoption.text)
+    api = await client.get("/api/v1/search", params={"type": "solution", "sort": "newest", "per_page": 20})
+    newest = await client.get("/loesungen?sort=neueste")
+    assert re.findall(r'<h3><a href="/loesungen/([^"]+)">', newest.text) == [h["slug"] for h in api.json()["items"]]
+    # With a search term the best match comes first; without one, the names are in order.
+    relevant = await client.get("/loesungen?q=Masterportal")
+    assert re.findall(r'<h3><a href="/loesungen/([^"]+)">', relevant.text)[0] == "masterportal"
+    assert re.search(r'<option value="" selected>Relevanz</option>', relevant.text)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +199,10 @@ async def test_catalog_pages_with_the_cursor_and_keeps_filters(client: httpx.Asy
         ("sort=preis", "Unbekannte Sortierung"),
         ("cursor=kaputt", "Der Verweis auf die nächste Seite war ungültig"),
         ("cursor=WyJ4Il0&sort=verbreitung", "Der Verweis auf die nächste Seite war ungültig"),
+        ("seite=0", "Diese Seitenzahl gibt es nicht"),
+        ("seite=zwei", "Diese Seitenzahl gibt es nicht"),
+        ("seite=99999999999999999999", "Diese Seitenzahl gibt es nicht"),
+        ("seite=400", "hier ist die letzte Seite"),
     ],
 )
 async def test_bad_catalog_input_shows_a_german_message(client: httpx.AsyncClient, query: str, message: str) -> None:

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from allmende.accounts.models import MemberRole
+from allmende.app import Adapters
 from allmende.core.db import Database
 from tests.factories import add_membership
-from tests.web.conftest import People, post_form, sign_in
+from tests.web.conftest import People, post_form, reindex, sign_in
 
 SOLUTION_FORM: dict[str, Any] = {
     "provider": "testanbieter",
@@ -255,7 +256,7 @@ async def test_other_users_cannot_edit(client: httpx.AsyncClient, people: People
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 async def test_moderator_publishes_and_it_appears_in_the_catalog(
-    client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People, adapters: Adapters
 ) -> None:
     await sign_in(client, people.vendor.email)
     slug = await _create(client, danach="einreichen")
@@ -268,8 +269,10 @@ async def test_moderator_publishes_and_it_appears_in_the_catalog(
     assert published.status_code == 303
     after = await other_client.get("/moderation")
     assert "Die Lösung ist veröffentlicht." in after.text and "Nichts zu prüfen" in after.text
-    listed = await other_client.get("/loesungen", params={"q": "Mängelmelder"})
+    await reindex(adapters)  # what the drain job does right after the write
+    listed = await other_client.get("/loesungen", params={"q": "Mängelmeldr"})  # a typo, too
     assert f'href="/loesungen/{slug}"' in listed.text
+    assert "<mark>Mängelmelder</mark> Nord" in listed.text
 
 
 async def test_request_changes_needs_a_reason(
