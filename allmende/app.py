@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar, Request
@@ -37,6 +37,8 @@ from allmende.core.jobs import JobContext, JobQueue, JobRegistry
 from allmende.core.jobs.arq_runner import ArqJobQueue
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
+from allmende.core.mail import LogMailer, Mailer, build_mailer  # issue 7
+from allmende.core.notifications import MAIL_JOBS, InboxController, enqueue_pending  # issue 7
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.search import EmbeddedSearchEngine, MeilisearchEngine, SearchEngine, SearchUnavailable
 from allmende.core.search.base import SortDirection
@@ -48,6 +50,7 @@ from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
 from knowledge.search import CASE_STUDIES, GUIDES
 from marketplace import services as marketplace_services
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
+from marketplace.jobs import JOBS as MARKETPLACE_JOBS  # issue 7
 from marketplace.search import SOLUTIONS
 
 MAX_BODY_BYTES = 1_000_000
@@ -60,6 +63,8 @@ def build_job_registry() -> JobRegistry:
     """Every job of every domain, registered in one place so both runners see the same set."""
     registry = JobRegistry()
     registry.register(DRAIN_JOB)
+    for spec in (*MAIL_JOBS, *MARKETPLACE_JOBS):  # issue 7: e-mail outbox, offer-request deadlines
+        registry.register(spec)
     return registry
 
 
@@ -96,13 +101,14 @@ class Adapters:
     store: Store
     search: SearchEngine
     documents: DocumentRegistry
+    mailer: Mailer = field(default_factory=LogMailer)  # issue 7: SMTP_URL chooses SmtpMailer
 
     def job_context(self) -> JobContext:
         return JobContext(
             settings=self.settings,
             database=self.database,
             queue=self.jobs,
-            adapters={"search": self.search, "documents": self.documents},
+            adapters={"search": self.search, "documents": self.documents, "mailer": self.mailer},  # issue 7: mailer
         )
 
     async def start(self) -> None:
@@ -134,6 +140,7 @@ def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -
         store=store,
         search=build_search_engine(settings),
         documents=build_document_registry(),
+        mailer=build_mailer(settings.smtp_url, settings.mail_from),  # issue 7
     )
     if isinstance(jobs, InProcessJobQueue):
         jobs.bind(adapters.job_context())
@@ -171,6 +178,7 @@ ROUTES = [
     *MARKETPLACE_ROUTES,
     *KNOWLEDGE_ROUTES,
     SearchController,
+    InboxController,  # issue 7
     *web_routes(),
 ]
 
@@ -194,6 +202,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
         # The unit of work: commit after the handler returned, roll back if it raised.
         async with adapters.database.unit_of_work() as session:
             yield session
+        await enqueue_pending(session, adapters.jobs)  # issue 7: mails written by this unit of work, after commit
         last_seq = session.info.get("last_change_seq")
         if last_seq is not None:
             # Nudge the derived stores; the periodic drain catches up anyway if this is lost.

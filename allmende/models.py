@@ -1,8 +1,16 @@
 """Imports every table model so that ``SQLModel.metadata`` describes the whole schema (for Alembic)."""
 
 from allmende.accounts import models as accounts_models
-from allmende.core import audit, indexing, records
+from allmende.core import audit, indexing, notifications, records
 from knowledge import models as knowledge_models
 from marketplace import models as marketplace_models
 
-__all__ = ["accounts_models", "audit", "indexing", "knowledge_models", "marketplace_models", "records"]
+__all__ = [
+    "accounts_models",
+    "audit",
+    "indexing",
+    "knowledge_models",
+    "marketplace_models",
+    "notifications",
+    "records",
+]

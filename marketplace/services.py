@@ -8,36 +8,76 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, exists, func, or_
+from sqlalchemy import and_, delete, exists, false, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
-from allmende.accounts.models import MemberRole, Organization
+from allmende.accounts.models import PUBLIC_BODY_KINDS, MemberRole, Membership, Organization, User
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
-from allmende.core import markdown
+from allmende.core import markdown, notifications
 from allmende.core.audit import record_audit
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
-from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, invalid_input_from
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
-from marketplace.models import Reference, Solution, SolutionFacet, SolutionState, Vocabulary, VocabularyTerm
+from marketplace.models import (
+    Offer,
+    OfferMessage,
+    OfferRequest,
+    OfferRequestKind,
+    OfferRequestParticipant,
+    OfferRequestState,
+    OfferRequestVendor,
+    OfferRevision,
+    Reference,
+    Solution,
+    SolutionFacet,
+    SolutionState,
+    Vocabulary,
+    VocabularyTerm,
+)
 from marketplace.schemas import (
     DESCRIPTION_MAX_BYTES,
+    MESSAGE_MAX_BYTES,
+    NEED_MAX_BYTES,
+    NOTES_MAX_BYTES,
+    PROCUREMENT_NOTES_MAX_BYTES,
     AdopterOut,
+    BudgetOut,
+    BundleOut,
+    DecisionIn,
+    DecisionOut,
+    MessageOut,
+    OfferCreate,
+    OfferFields,
+    OfferOut,
+    OfferRequestCreate,
+    OfferRequestFields,
+    OfferRequestOut,
+    OfferRevisionOut,
     OrganizationRef,
+    ParticipantOut,
+    ParticipantPriceOut,
     PendingOut,
+    PriceItemOut,
+    Quantities,
+    QuantitiesOut,
     ReferenceIn,
     ReferenceOut,
     SolutionCreate,
     SolutionFields,
     SolutionOut,
+    SolutionRefOut,
     TermIn,
     TermOut,
+    ThreadOut,
     VocabularyOut,
     is_open_source,
 )
@@ -426,10 +466,7 @@ def _validated(content: dict[str, Any]) -> SolutionFields:
     try:
         return SolutionFields.model_validate(content)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field_name = ".".join(str(p) for p in first["loc"]) or "body"
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()]
-        raise InvalidInput(f"{field_name}: {first['msg']}", field=field_name, errors=errors) from None
+        raise invalid_input_from(exc) from None
 
 
 async def _provider_for(session: AsyncSession, principal: Principal, provider_slug: str | None) -> Organization:
@@ -1025,3 +1062,1539 @@ async def all_solution_documents(session: AsyncSession) -> AsyncIterator[dict[st
         upserts, _ = await solution_documents(session, [i for i in ids[start : start + 200] if i is not None])
         for document in upserts:
             yield document
+
+
+# --- offer requests (Angebotsanfragen), bundled demand and offers: issue 7 ---------------------------------
+#
+# Who sees what is decided here, never in the controllers. A caller relates to a request through the
+# organizations it belongs to (a token: its one organization):
+#
+# - requester: a member of the requesting public body (always a participant too);
+# - participant: a member of a public body in the bundle (joined and not left);
+# - vendor: a member of a vendor the request is addressed to (from the moment it opens);
+# - prospect: a member of any other public body, while the request is open (so it can join).
+#
+# Nobody else sees a request: anonymous callers, vendors not addressed, moderators and admins get a
+# 404, as if it did not exist. A caller who sees a request but may not do an action gets a 403.
+# Offers are sealed while the request is open: participants see who answered, the content only after
+# the deadline. A vendor only ever sees its own offer and its own thread.
+#
+# Writers lock the request row (SELECT … FOR UPDATE; a no-op on SQLite, which serialises writers
+# anyway), so a join, a leave and an offer revision never interleave. An offer is priced for a bundle
+# version; a revision for an outdated bundle is a 409, and offers priced before a participant left are
+# flagged, never silently rewritten. Revisions are append-only rows.
+
+OFFER_REQUEST_RECORD = "offer_request"
+OFFER_RECORD = "offer"
+MAX_DEADLINE_AHEAD = timedelta(days=366)
+REMINDER_BEFORE = timedelta(days=1)
+# Offers are opened at the deadline: a request withdrawn before it keeps them sealed for good.
+_OPENED_STATES = (OfferRequestState.closed.value, OfferRequestState.awarded.value, OfferRequestState.not_awarded.value)
+_DECIDED_STATES = (OfferRequestState.awarded.value, OfferRequestState.not_awarded.value)
+try:
+    _LOCAL_TIME: tzinfo = ZoneInfo("Europe/Berlin")
+except ZoneInfoNotFoundError:  # pragma: no cover - a system without time zone data
+    _LOCAL_TIME = UTC
+
+
+@dataclass
+class Relation:
+    """How the caller relates to one offer request (see above)."""
+
+    request: OfferRequest
+    requester: bool = False
+    participant_orgs: set[int] = field(default_factory=set)
+    vendor_orgs: set[int] = field(default_factory=set)
+    prospect_orgs: set[int] = field(default_factory=set)
+
+    @property
+    def participant(self) -> bool:
+        return bool(self.participant_orgs)
+
+    @property
+    def vendor(self) -> bool:
+        return bool(self.vendor_orgs)
+
+    @property
+    def prospect(self) -> bool:
+        return bool(self.prospect_orgs)
+
+    @property
+    def visible(self) -> bool:
+        return self.participant or self.vendor or self.prospect
+
+    @property
+    def labels(self) -> list[str]:
+        labels = ["requester"] if self.requester else []
+        labels += ["participant"] if self.participant else []
+        labels += ["vendor"] if self.vendor else []
+        labels += ["prospect"] if self.prospect and not self.participant else []
+        return labels
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(_LOCAL_TIME).strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+def _may_act(principal: Principal, organization_id: int | None, at_least: MemberRole = MemberRole.member) -> bool:
+    """Users act for an organization with the given role; tokens need the write scope (editor)."""
+    if principal.token is not None:
+        return principal.has_role(organization_id, MemberRole.editor)
+    return principal.has_role(organization_id, at_least)
+
+
+async def _public_bodies_among(session: AsyncSession, organization_ids: Iterable[int]) -> set[int]:
+    ids = set(organization_ids)
+    if not ids:
+        return set()
+    rows = await session.exec(
+        select(Organization.id).where(
+            col(Organization.id).in_(ids),
+            col(Organization.kind).in_([k.value for k in PUBLIC_BODY_KINDS]),
+            col(Organization.deleted_at).is_(None),
+        )
+    )
+    return {i for i in rows if i is not None}
+
+
+async def _active_participant_ids(session: AsyncSession, request: OfferRequest) -> set[int]:
+    rows = await session.exec(
+        select(OfferRequestParticipant.organization_id).where(
+            OfferRequestParticipant.request_id == request.id, col(OfferRequestParticipant.left_at).is_(None)
+        )
+    )
+    return set(rows)
+
+
+async def _vendor_ids(session: AsyncSession, request: OfferRequest) -> set[int]:
+    rows = await session.exec(
+        select(OfferRequestVendor.organization_id).where(OfferRequestVendor.request_id == request.id)
+    )
+    return set(rows)
+
+
+async def relation_to(session: AsyncSession, principal: Principal, request: OfferRequest) -> Relation:
+    relation = Relation(request)
+    mine = set(principal.roles)
+    if not mine:
+        return relation
+    active = await _active_participant_ids(session, request)
+    relation.participant_orgs = mine & active
+    relation.requester = request.requester_id in mine
+    if request.state != OfferRequestState.draft.value:
+        relation.vendor_orgs = mine & await _vendor_ids(session, request)
+    if request.state == OfferRequestState.open.value:
+        relation.prospect_orgs = await _public_bodies_among(session, mine - active)
+    return relation
+
+
+async def load_offer_request(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, *, lock: bool = False
+) -> Relation:
+    """The request with the caller's relation to it; 404 unless the caller may see it."""
+    if not principal.roles:  # anonymous callers, moderators and admins: nothing to see, nothing to lock
+        raise NotFound("no such offer request (or it is not visible to you)", field="offer_request")
+    query = select(OfferRequest).where(OfferRequest.uuid == request_uuid)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    request = (await session.exec(query)).first()
+    relation = await relation_to(session, principal, request) if request is not None else None
+    if relation is None or not relation.visible:
+        raise NotFound("no such offer request (or it is not visible to you)", field="offer_request")
+    return relation
+
+
+def _require_requester(principal: Principal, relation: Relation) -> None:
+    if not (relation.requester and _may_act(principal, relation.request.requester_id)):
+        raise Forbidden("only the requesting public body does this (API tokens need the write scope)")
+
+
+def _touch(request: OfferRequest, now: datetime) -> None:
+    request.version += 1
+    request.updated_at = now
+
+
+def _audit_offer_request(
+    session: AsyncSession,
+    principal: Principal | None,
+    request: OfferRequest,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    *,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    record_type: str = OFFER_REQUEST_RECORD,
+    record_uuid: uuid.UUID | None = None,
+) -> None:
+    record_audit(
+        session,
+        action=action,
+        record_type=record_type,
+        record_uuid=record_uuid or request.uuid,
+        actor_user_id=principal.user_id if principal else None,
+        actor_token_id=principal.token_id if principal else None,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data={"offer_request": str(request.uuid)} | (data or {}),
+    )
+
+
+async def _organization_named(session: AsyncSession, slug: str, field_name: str, *, body: bool) -> Organization:
+    org = (await session.exec(select(Organization).where(Organization.slug == slug))).first()
+    if org is None or org.is_deleted:
+        if body:
+            raise InvalidInput(f"no organization '{slug}'", field=field_name)
+        raise NotFound(f"no organization '{slug}'", field=field_name)
+    return org
+
+
+# --- notifications -------------------------------------------------------------------------------------
+
+
+async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) -> list[notifications.Recipient]:
+    ids = set(organization_ids)
+    if not ids:
+        return []
+    rows = await session.exec(
+        select(User.id, User.email)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.organization_id).in_(ids), col(User.is_active).is_(True))
+        .order_by(col(User.id))
+    )
+    return [notifications.Recipient(user_id=user_id or 0, email=email) for user_id, email in rows]
+
+
+def offer_request_link(request: OfferRequest) -> str:
+    return f"/api/v1/offer-requests/{request.uuid}"
+
+
+async def _notify(
+    session: AsyncSession,
+    request: OfferRequest,
+    organization_ids: Iterable[int],
+    kind: str,
+    subject: str,
+    body: str,
+    *,
+    exclude: Iterable[int] = (),
+) -> None:
+    ids = set(organization_ids) - set(exclude)
+    notifications.notify(
+        session,
+        await _recipients(session, ids),
+        kind,
+        subject,
+        body,
+        link=offer_request_link(request),
+        record_uuid=request.uuid,
+    )
+
+
+def _number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")  # German digit grouping: 1.620.000
+
+
+def _bundle_line(participants: Sequence[OfferRequestParticipant]) -> str:
+    return (
+        f"Gebündelter Bedarf: {len(participants)} Teilnehmende, "
+        f"{_number(sum(p.inhabitants for p in participants))} Einwohnerinnen und Einwohner, "
+        f"{_number(sum(p.users for p in participants))} Nutzende, "
+        f"{_number(sum(p.sites for p in participants))} Standorte."
+    )
+
+
+async def _offer_vendor_ids(session: AsyncSession, request: OfferRequest) -> set[int]:
+    return set(await session.exec(select(Offer.vendor_id).where(Offer.request_id == request.id)))
+
+
+# --- creating and editing ----------------------------------------------------------------------------------
+
+
+def _check_schedule(fields: OfferRequestFields, now: datetime) -> datetime:
+    deadline = fields.deadline.astimezone(UTC)
+    if deadline <= now:
+        raise InvalidInput("the deadline for offers lies in the past", field="deadline")
+    if deadline > now + MAX_DEADLINE_AHEAD:
+        raise InvalidInput("the deadline for offers is more than a year ahead", field="deadline")
+    if fields.desired_start is not None and fields.desired_start < deadline.date():
+        raise InvalidInput("the desired start lies before the deadline for offers", field="desired_start")
+    return deadline
+
+
+async def _addressing(
+    session: AsyncSession, fields: OfferRequestFields, requester: Organization
+) -> tuple[OfferRequestKind, Solution | None]:
+    if fields.solution:
+        solution = (await session.exec(select(Solution).where(Solution.slug == fields.solution))).first()
+        if solution is None or solution.is_deleted or solution.state != SolutionState.published.value:
+            raise InvalidInput(
+                f"'{fields.solution}' is not a published solution; offers are requested for published ones only",
+                field="solution",
+            )
+        if solution.provider_id == requester.id:
+            raise InvalidInput("this solution is provided by the requesting organization itself", field="solution")
+        return OfferRequestKind.solution, solution
+    check_terms({"sectors": fields.sectors, "standards": fields.standards}, await vocabulary_index(session))
+    return OfferRequestKind.exploration, None
+
+
+def _apply_request_fields(
+    request: OfferRequest,
+    fields: OfferRequestFields,
+    deadline: datetime,
+    kind: OfferRequestKind,
+    solution: Solution | None,
+) -> None:
+    request.kind = kind.value
+    request.solution_id = solution.id if solution else None
+    request.sectors = list(fields.sectors)
+    request.standards = list(fields.standards)
+    request.title = fields.title
+    request.need = fields.need
+    request.desired_start = fields.desired_start
+    request.deadline = deadline
+    request.budget_min_cents = fields.budget.min_cents if fields.budget else None
+    request.budget_max_cents = fields.budget.max_cents if fields.budget else None
+    request.procurement_notes = fields.procurement_notes
+
+
+async def create_offer_request(
+    session: AsyncSession, principal: Principal, data: OfferRequestCreate, *, now: datetime | None = None
+) -> OfferRequest:
+    """A draft, with the requester as the first participant of the bundle."""
+    principal.require_authenticated()
+    now = now or utcnow()
+    org = await _organization_named(session, data.organization, "organization", body=True)
+    if not _may_act(principal, org.id):
+        raise Forbidden("only members of the public body request offers for it", field="organization")
+    if not org.is_public_body:
+        raise InvalidInput(
+            "only public bodies (Kommune, Landkreis, Verbund, Land) request offers", field="organization"
+        )
+    deadline = _check_schedule(data, now)
+    kind, solution = await _addressing(session, data, org)
+    request = OfferRequest(
+        requester_id=org.id or 0,
+        created_by_user_id=principal.user_id,
+        kind=kind.value,
+        title=data.title,
+        deadline=deadline,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_request_fields(request, data, deadline, kind, solution)
+    session.add(request)
+    await session.flush()
+    session.add(
+        OfferRequestParticipant(
+            request_id=request.id or 0, organization_id=org.id or 0, joined_at=now, **data.quantities.model_dump()
+        )
+    )
+    _audit_offer_request(session, principal, request, "offer_request.create", None, OfferRequestState.draft)
+    await session.flush()
+    return request
+
+
+async def _requester_row(session: AsyncSession, request: OfferRequest) -> OfferRequestParticipant:
+    row = (
+        await session.exec(
+            select(OfferRequestParticipant).where(
+                OfferRequestParticipant.request_id == request.id,
+                OfferRequestParticipant.organization_id == request.requester_id,
+            )
+        )
+    ).one()
+    return row
+
+
+async def _request_fields(session: AsyncSession, request: OfferRequest) -> dict[str, Any]:
+    """The stored request as the input it came from (for merging a partial update)."""
+    solution = await session.get(Solution, request.solution_id) if request.solution_id else None
+    own = await _requester_row(session, request)
+    budget = None
+    if request.budget_min_cents is not None or request.budget_max_cents is not None:
+        budget = {"min_cents": request.budget_min_cents, "max_cents": request.budget_max_cents, "currency": "EUR"}
+    return {
+        "title": request.title,
+        "need": request.need,
+        "quantities": {"inhabitants": own.inhabitants, "users": own.users, "sites": own.sites},
+        "desired_start": request.desired_start,
+        "deadline": request.deadline,
+        "budget": budget,
+        "procurement_notes": request.procurement_notes,
+        "solution": solution.slug if solution else None,
+        "sectors": list(request.sectors),
+        "standards": list(request.standards),
+    }
+
+
+async def update_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: str | None,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """Edit a draft (If-Match required). Once open, a request no longer changes: it was sent."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    _require_requester(principal, relation)
+    accounts.check_version(request.etag, if_match)
+    if request.state != OfferRequestState.draft.value:
+        raise Conflict(f"only drafts can be edited; this request is {request.state}", field="state")
+    try:
+        merged = OfferRequestFields.model_validate((await _request_fields(session, request)) | changes)
+    except ValidationError as exc:
+        raise invalid_input_from(exc) from None
+    deadline = _check_schedule(merged, now)
+    requester = await session.get(Organization, request.requester_id)
+    assert requester is not None
+    kind, solution = await _addressing(session, merged, requester)
+    _apply_request_fields(request, merged, deadline, kind, solution)
+    own = await _requester_row(session, request)
+    own.inhabitants, own.users, own.sites = (
+        merged.quantities.inhabitants,
+        merged.quantities.users,
+        merged.quantities.sites,
+    )
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_request.update",
+        request.state,
+        request.state,
+        data={"fields": sorted(changes)},
+    )
+    await session.flush()
+    return request
+
+
+async def _matching_vendors(session: AsyncSession, request: OfferRequest) -> list[tuple[int, int]]:
+    """(vendor organization, the solution that matched) for every vendor the request goes to."""
+    if request.kind == OfferRequestKind.solution.value:
+        solution = await session.get(Solution, request.solution_id) if request.solution_id else None
+        if solution is None or solution.is_deleted or solution.state != SolutionState.published.value:
+            raise InvalidInput("the solution is no longer published; edit the draft", field="solution")
+        return [(solution.provider_id, solution.id or 0)]
+    query = select(Solution.provider_id, Solution.id).where(
+        Solution.state == SolutionState.published.value,
+        col(Solution.deleted_at).is_(None),
+        Solution.provider_id != request.requester_id,
+    )
+    for vocabulary, terms in (("sectors", request.sectors), ("standards", request.standards)):
+        if terms:
+            query = query.where(
+                exists().where(
+                    col(SolutionFacet.solution_id) == col(Solution.id),
+                    col(SolutionFacet.vocabulary) == vocabulary,
+                    col(SolutionFacet.term).in_(terms),
+                )
+            )
+    vendors: dict[int, int] = {}
+    for provider_id, solution_id in await session.exec(query.order_by(col(Solution.id))):
+        vendors.setdefault(provider_id, solution_id or 0)
+    return list(vendors.items())
+
+
+def _check_optional_request_version(request: OfferRequest, if_match: str | None) -> None:
+    if if_match is not None:
+        accounts.check_version(request.etag, if_match)
+
+
+async def open_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    if_match: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """draft → open: fixes the addressed vendors and tells them."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    _require_requester(principal, relation)
+    _check_optional_request_version(request, if_match)
+    if request.state != OfferRequestState.draft.value:
+        raise Conflict(f"only a draft can be opened; this request is {request.state}", field="state")
+    if request.deadline <= now:
+        raise InvalidInput("the deadline for offers has passed; set a new one in the draft", field="deadline")
+    vendors = await _matching_vendors(session, request)
+    if not vendors:
+        raise InvalidInput(
+            "no published solution matches these sectors and standards, so no vendor would receive the request",
+            field="sectors" if request.sectors else "standards",
+        )
+    for vendor_id, solution_id in vendors:
+        session.add(
+            OfferRequestVendor(
+                request_id=request.id or 0, organization_id=vendor_id, solution_id=solution_id, added_at=now
+            )
+        )
+    request.state = OfferRequestState.open.value
+    request.opened_at = now
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_request.open",
+        OfferRequestState.draft,
+        OfferRequestState.open,
+        data={"vendors": sorted(v for v, _ in vendors)},
+    )
+    await session.flush()
+    requester = await session.get(Organization, request.requester_id)
+    participants = await _active_participants(session, request)
+    await _notify(
+        session,
+        request,
+        (v for v, _ in vendors),
+        "offer_request.new",
+        f"Neue Angebotsanfrage: {request.title}",
+        f"{requester.name if requester else 'Eine Kommune'} bittet Sie um ein Angebot: „{request.title}“.\n"
+        f"Angebote werden bis {_local(request.deadline)} angenommen.\n"
+        f"{_bundle_line([p for p, _ in participants])}",
+    )
+    return request
+
+
+async def withdraw_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    reason: str | None,
+    if_match: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """draft or open → withdrawn."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    _require_requester(principal, relation)
+    _check_optional_request_version(request, if_match)
+    previous = request.state
+    if previous not in (OfferRequestState.draft.value, OfferRequestState.open.value):
+        raise Conflict(f"only a draft or an open request can be withdrawn; this one is {previous}", field="state")
+    request.state = OfferRequestState.withdrawn.value
+    request.withdrawn_at = now
+    _touch(request, now)
+    _audit_offer_request(
+        session, principal, request, "offer_request.withdraw", previous, OfferRequestState.withdrawn, reason=reason
+    )
+    await session.flush()
+    if previous == OfferRequestState.open.value:
+        await _notify(
+            session,
+            request,
+            (await _active_participant_ids(session, request)) | await _vendor_ids(session, request),
+            "offer_request.withdrawn",
+            f"Angebotsanfrage zurückgezogen: {request.title}",
+            f"Die Angebotsanfrage „{request.title}“ wurde zurückgezogen." + (f"\nGrund: {reason}" if reason else ""),
+            exclude={request.requester_id},
+        )
+    return request
+
+
+# --- the bundle (Bedarfsbündelung) --------------------------------------------------------------------------
+
+
+async def _active_participants(
+    session: AsyncSession, request: OfferRequest
+) -> list[tuple[OfferRequestParticipant, Organization]]:
+    rows = await session.exec(
+        select(OfferRequestParticipant, Organization)
+        .join(Organization, col(Organization.id) == col(OfferRequestParticipant.organization_id))
+        .where(OfferRequestParticipant.request_id == request.id, col(OfferRequestParticipant.left_at).is_(None))
+        .order_by(col(OfferRequestParticipant.joined_at), col(OfferRequestParticipant.id))
+    )
+    return [(p, o) for p, o in rows]
+
+
+def _accepts_changes(request: OfferRequest, now: datetime, what: str) -> None:
+    if request.state != OfferRequestState.open.value:
+        raise Conflict(f"the request is {request.state}; {what}", field="state")
+    if request.deadline <= now:
+        raise Conflict(f"the deadline has passed ({request.deadline.isoformat()}); {what}", field="state")
+
+
+async def join_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    organization_slug: str,
+    quantities: Quantities,
+    *,
+    now: datetime | None = None,
+) -> tuple[OfferRequest, bool]:
+    """Join the bundle with the organization's own quantities, or change them. True if it joined now."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    org = await _organization_named(session, organization_slug, "organization", body=False)
+    if not _may_act(principal, org.id):
+        raise Forbidden(f"only members of '{org.slug}' add it to the bundle (API tokens need the write scope)")
+    if not org.is_public_body:
+        raise InvalidInput("only public bodies join a request; vendors answer it", field="organization")
+    participant = (
+        await session.exec(
+            select(OfferRequestParticipant).where(
+                OfferRequestParticipant.request_id == request.id, OfferRequestParticipant.organization_id == org.id
+            )
+        )
+    ).first()
+    is_requester_draft = request.state == OfferRequestState.draft.value and org.id == request.requester_id
+    if not is_requester_draft:
+        _accepts_changes(request, now, "the bundle can no longer change")
+    joined = participant is None or participant.left_at is not None
+    wanted = quantities.model_dump()
+    if participant is None:
+        participant = OfferRequestParticipant(request_id=request.id or 0, organization_id=org.id or 0, joined_at=now)
+        session.add(participant)
+    elif not joined and all(getattr(participant, k) == v for k, v in wanted.items()):
+        return request, False  # nothing changed
+    if joined:
+        participant.left_at, participant.joined_at = None, now
+        participant.acceptance, participant.accepted_at = None, None
+    for key, value in wanted.items():
+        setattr(participant, key, value)
+    request.bundle_version += 1
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_request.join" if joined else "offer_request.update_quantities",
+        request.state,
+        request.state,
+        data={"organization": org.slug, "quantities": wanted, "bundle_version": request.bundle_version},
+    )
+    await session.flush()
+    if joined:
+        participants = await _active_participants(session, request)
+        await _notify(
+            session,
+            request,
+            {request.requester_id} | await _vendor_ids(session, request),
+            "offer_request.participant_joined",
+            f"{org.name} schließt sich an: {request.title}",
+            f"{org.name} hat sich der Angebotsanfrage „{request.title}“ angeschlossen.\n"
+            f"{_bundle_line([p for p, _ in participants])}",
+            exclude={org.id or 0},
+        )
+    return request, joined
+
+
+async def leave_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    organization_slug: str,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """A participant leaves the bundle before the deadline; the requester cannot (it withdraws)."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    org = await _organization_named(session, organization_slug, "organization", body=False)
+    participant = (
+        await session.exec(
+            select(OfferRequestParticipant).where(
+                OfferRequestParticipant.request_id == request.id,
+                OfferRequestParticipant.organization_id == org.id,
+                col(OfferRequestParticipant.left_at).is_(None),
+            )
+        )
+    ).first()
+    if participant is None:
+        raise NotFound(f"'{org.slug}' does not take part in this request", field="organization")
+    if not _may_act(principal, org.id):
+        raise Forbidden(f"only members of '{org.slug}' take it out of the bundle")
+    if org.id == request.requester_id:
+        raise Conflict("the requester cannot leave its own request; withdraw it instead", field="organization")
+    _accepts_changes(request, now, "participants can no longer leave")
+    participant.left_at = now
+    request.bundle_version += 1
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_request.leave",
+        request.state,
+        request.state,
+        data={"organization": org.slug, "bundle_version": request.bundle_version},
+    )
+    await session.flush()
+    participants = await _active_participants(session, request)
+    await _notify(
+        session,
+        request,
+        {request.requester_id} | await _vendor_ids(session, request),
+        "offer_request.participant_left",
+        f"{org.name} nimmt nicht mehr teil: {request.title}",
+        f"{org.name} hat die Angebotsanfrage „{request.title}“ verlassen.\n"
+        f"{_bundle_line([p for p, _ in participants])}",
+        exclude={org.id or 0},
+    )
+    return request
+
+
+def _participant_out(participant: OfferRequestParticipant, org: Organization, requester_id: int) -> ParticipantOut:
+    return ParticipantOut(
+        organization=_org_ref(org),
+        quantities=QuantitiesOut(inhabitants=participant.inhabitants, users=participant.users, sites=participant.sites),
+        requester=org.id == requester_id,
+        joined_at=participant.joined_at,
+        acceptance=participant.acceptance,
+    )
+
+
+async def list_participants(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID
+) -> Page[ParticipantOut]:
+    relation = await load_offer_request(session, principal, request_uuid)
+    if not (relation.participant or relation.vendor):
+        raise Forbidden("the participants are shown to the participants and the addressed vendors")
+    request = relation.request
+    items = [_participant_out(p, o, request.requester_id) for p, o in await _active_participants(session, request)]
+    return Page(items=items, total=len(items), next_cursor=None)
+
+
+async def set_acceptance(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    organization_slug: str,
+    accepted: bool,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """Each participant decides for itself whether to accept the preferred offer; once."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    org = await _organization_named(session, organization_slug, "organization", body=False)
+    participant = (
+        await session.exec(
+            select(OfferRequestParticipant).where(
+                OfferRequestParticipant.request_id == request.id,
+                OfferRequestParticipant.organization_id == org.id,
+                col(OfferRequestParticipant.left_at).is_(None),
+            )
+        )
+    ).first()
+    if participant is None:
+        raise NotFound(f"'{org.slug}' does not take part in this request", field="organization")
+    if not _may_act(principal, org.id):
+        raise Forbidden(f"only members of '{org.slug}' decide for it")
+    if request.state != OfferRequestState.awarded.value:
+        raise Conflict(
+            f"a participant accepts or declines once an offer is preferred; this request is {request.state}",
+            field="state",
+        )
+    value = "accepted" if accepted else "declined"
+    if participant.acceptance == value:
+        return request
+    if participant.acceptance is not None:
+        raise Conflict(f"'{org.slug}' has {participant.acceptance} already", field="accepted")
+    participant.acceptance, participant.accepted_at = value, now
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        f"offer_request.{'accept' if accepted else 'decline'}",
+        request.state,
+        request.state,
+        data={"organization": org.slug, "acceptance": value},
+    )
+    await session.flush()
+    preferred = await session.get(Offer, request.preferred_offer_id) if request.preferred_offer_id else None
+    await _notify(
+        session,
+        request,
+        await _active_participant_ids(session, request) | ({preferred.vendor_id} if preferred else set()),
+        "offer_request.participant_decided",
+        f"{org.name} hat {'angenommen' if accepted else 'abgelehnt'}: {request.title}",
+        f"{org.name} hat das bevorzugte Angebot zu „{request.title}“ {'angenommen' if accepted else 'abgelehnt'}.",
+        exclude={org.id or 0},
+    )
+    return request
+
+
+# --- offers ---------------------------------------------------------------------------------------------------
+
+
+async def _answering_vendor(
+    session: AsyncSession, principal: Principal, relation: Relation, slug: str | None
+) -> Organization:
+    if not relation.vendor:
+        raise Forbidden("only the vendors this request is addressed to answer it")
+    if slug is not None:
+        org = await _organization_named(session, slug, "vendor", body=True)
+        if org.id not in relation.vendor_orgs:
+            raise Forbidden(f"the request is not addressed to '{slug}'", field="vendor")
+    elif len(relation.vendor_orgs) == 1:
+        org_or_none = await session.get(Organization, next(iter(relation.vendor_orgs)))
+        assert org_or_none is not None
+        org = org_or_none
+    else:
+        raise InvalidInput("name the vendor you answer for", field="vendor")
+    if not _may_act(principal, org.id, MemberRole.editor):
+        raise Forbidden("offers are made by editors of the vendor or with a token that has the write scope")
+    return org
+
+
+def _priced_bundle(
+    request: OfferRequest,
+    participants: Sequence[tuple[OfferRequestParticipant, Organization]],
+    data: OfferFields,
+) -> list[dict[str, Any]]:
+    """The bundle as the offer prices it; 409 if the bundle changed, 422 if the shares do not fit it."""
+    if data.bundle_version != request.bundle_version:
+        raise Conflict(
+            f"the bundle changed since you priced it (it is now version {request.bundle_version}); "
+            "read the request again and price the current bundle",
+            field="bundle_version",
+            extra={"bundle_version": request.bundle_version},
+        )
+    by_slug = {org.slug: (p, org) for p, org in participants}
+    named = [share.organization for share in data.per_participant]
+    unknown = sorted(set(named) - by_slug.keys())
+    if unknown:
+        raise InvalidInput(f"not in the bundle: {', '.join(unknown)}", field="per_participant")
+    missing = sorted(by_slug.keys() - set(named))
+    if missing:
+        raise InvalidInput(f"every participant needs a share; missing: {', '.join(missing)}", field="per_participant")
+    if data.valid_until < request.deadline.date():
+        raise InvalidInput("the offer must be valid at least until the deadline for offers", field="valid_until")
+    priced = []
+    for share in data.per_participant:
+        participant, org = by_slug[share.organization]
+        priced.append(
+            {
+                "organization_id": org.id,
+                "inhabitants": participant.inhabitants,
+                "users": participant.users,
+                "sites": participant.sites,
+                "total_cents": share.total_cents,
+            }
+        )
+    return priced
+
+
+def _new_revision(
+    offer: Offer, number: int, data: OfferFields, priced: list[dict[str, Any]], principal: Principal, now: datetime
+) -> OfferRevision:
+    return OfferRevision(
+        offer_id=offer.id or 0,
+        revision=number,
+        created_at=now,
+        created_by_user_id=principal.user_id,
+        created_by_token_id=principal.token_id,
+        currency=data.currency,
+        items=[item.model_dump() for item in data.items],
+        total_cents=data.total_cents,
+        per_participant=priced,
+        bundle_version=data.bundle_version,
+        service_level=data.service_level,
+        hosting_location=data.hosting_location,
+        valid_until=data.valid_until,
+        notes=data.notes,
+    )
+
+
+async def submit_offer(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    data: OfferCreate,
+    *,
+    now: datetime | None = None,
+) -> Offer:
+    """A vendor's first answer (revision 1). A second one is a revision of the same offer."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    vendor = await _answering_vendor(session, principal, relation, data.vendor)
+    _accepts_changes(request, now, "offers are no longer accepted")
+    existing = (
+        await session.exec(select(Offer).where(Offer.request_id == request.id, Offer.vendor_id == vendor.id))
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            "this vendor has answered already: revise the offer (PUT …/offers/{uuid} with If-Match)",
+            field="vendor",
+            extra={"offer": str(existing.uuid)},
+        )
+    priced = _priced_bundle(request, await _active_participants(session, request), data)
+    offer = Offer(request_id=request.id or 0, vendor_id=vendor.id or 0, created_at=now, updated_at=now)
+    session.add(offer)
+    await session.flush()
+    session.add(_new_revision(offer, 1, data, priced, principal, now))
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer.submit",
+        None,
+        "submitted",
+        record_type=OFFER_RECORD,
+        record_uuid=offer.uuid,
+        data={"vendor": vendor.slug, "revision": 1, "total_cents": data.total_cents},
+    )
+    await session.flush()
+    await _notify(
+        session,
+        request,
+        await _active_participant_ids(session, request),
+        "offer.submitted",
+        f"Neues Angebot zu „{request.title}“",
+        f"{vendor.name} hat ein Angebot zu „{request.title}“ abgegeben.\n"
+        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+    )
+    return offer
+
+
+async def _offer_in(session: AsyncSession, relation: Relation, offer_uuid: uuid.UUID, *, lock: bool = False) -> Offer:
+    """An offer of this request that the caller may see (its vendor, or a participant)."""
+    query = select(Offer).where(Offer.uuid == offer_uuid, Offer.request_id == relation.request.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    offer = (await session.exec(query)).first()
+    if offer is None or not (relation.participant or offer.vendor_id in relation.vendor_orgs):
+        raise NotFound("no such offer (or it is not visible to you)", field="offer")
+    return offer
+
+
+async def revise_offer(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    offer_uuid: uuid.UUID,
+    data: OfferFields,
+    if_match: str | None,
+    *,
+    now: datetime | None = None,
+) -> Offer:
+    """A new revision before the deadline; every earlier one is kept. If-Match names the revision read."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    offer = await _offer_in(session, relation, offer_uuid, lock=True)
+    if offer.vendor_id not in relation.vendor_orgs or not _may_act(principal, offer.vendor_id, MemberRole.editor):
+        raise Forbidden("only the vendor's editors (or its token with the write scope) revise its offer")
+    accounts.check_version(offer.etag, if_match)
+    _accepts_changes(request, now, "offers can no longer be revised")
+    priced = _priced_bundle(request, await _active_participants(session, request), data)
+    number = offer.current_revision + 1
+    offer.current_revision, offer.updated_at = number, now
+    session.add(_new_revision(offer, number, data, priced, principal, now))
+    vendor = await session.get(Organization, offer.vendor_id)
+    assert vendor is not None
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer.revise",
+        "submitted",
+        "submitted",
+        record_type=OFFER_RECORD,
+        record_uuid=offer.uuid,
+        data={"vendor": vendor.slug, "revision": number, "total_cents": data.total_cents},
+    )
+    await session.flush()
+    await _notify(
+        session,
+        request,
+        await _active_participant_ids(session, request),
+        "offer.revised",
+        f"Angebot überarbeitet: {request.title}",
+        f"{vendor.name} hat sein Angebot zu „{request.title}“ überarbeitet (Fassung {number}).\n"
+        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+    )
+    return offer
+
+
+async def _revision_outs(
+    session: AsyncSession, request: OfferRequest, revisions: Sequence[OfferRevision]
+) -> list[OfferRevisionOut]:
+    org_ids = {int(share["organization_id"]) for r in revisions for share in r.per_participant}
+    orgs = await accounts.organizations_by_ids(session, org_ids)
+    active = await _active_participant_ids(session, request)
+    return [
+        OfferRevisionOut(
+            revision=r.revision,
+            created_at=r.created_at,
+            currency=r.currency,
+            items=[PriceItemOut.model_validate(item) for item in r.items],
+            total_cents=r.total_cents,
+            per_participant=[
+                ParticipantPriceOut(
+                    organization=_org_ref(orgs[int(share["organization_id"])]),
+                    total_cents=int(share["total_cents"]),
+                    quantities=QuantitiesOut(
+                        inhabitants=int(share["inhabitants"]), users=int(share["users"]), sites=int(share["sites"])
+                    ),
+                    participating=int(share["organization_id"]) in active,
+                )
+                for share in r.per_participant
+            ],
+            bundle_version=r.bundle_version,
+            service_level=r.service_level,
+            hosting_location=r.hosting_location,
+            valid_until=r.valid_until,
+            notes=r.notes,
+            notes_html=markdown.render(r.notes, max_bytes=NOTES_MAX_BYTES).html,
+        )
+        for r in revisions
+    ]
+
+
+async def _latest_revisions(session: AsyncSession, offers: Sequence[Offer]) -> dict[int, OfferRevision]:
+    if not offers:
+        return {}
+    rows = await session.exec(
+        select(OfferRevision).where(
+            or_(
+                *(
+                    and_(col(OfferRevision.offer_id) == o.id, col(OfferRevision.revision) == o.current_revision)
+                    for o in offers
+                )
+            )
+        )
+    )
+    return {r.offer_id: r for r in rows}
+
+
+async def offer_outs(session: AsyncSession, relation: Relation, offers: Sequence[Offer]) -> list[OfferOut]:
+    request = relation.request
+    latest = await _latest_revisions(session, offers)
+    vendors = await accounts.organizations_by_ids(session, {o.vendor_id for o in offers})
+    outs = []
+    for offer in offers:
+        sealed = request.state not in _OPENED_STATES and offer.vendor_id not in relation.vendor_orgs
+        revision = latest[offer.id or 0]
+        content = None if sealed else (await _revision_outs(session, request, [revision]))[0]
+        outs.append(
+            OfferOut(
+                uuid=offer.uuid,
+                request=request.uuid,
+                vendor=_org_ref(vendors[offer.vendor_id]),
+                current_revision=offer.current_revision,
+                created_at=offer.created_at,
+                updated_at=offer.updated_at,
+                sealed=sealed,
+                latest=content,
+                priced_for_current_bundle=revision.bundle_version == request.bundle_version,
+                preferred=request.preferred_offer_id is not None and request.preferred_offer_id == offer.id,
+            )
+        )
+    return outs
+
+
+async def list_offers(session: AsyncSession, principal: Principal, request_uuid: uuid.UUID) -> Page[OfferOut]:
+    """Participants: every offer, side by side once the deadline passed. A vendor: its own."""
+    relation = await load_offer_request(session, principal, request_uuid)
+    query = select(Offer).where(Offer.request_id == relation.request.id)
+    if not relation.participant:
+        if not relation.vendor:
+            raise Forbidden("offers are shown to the participants and to the vendor that made them")
+        query = query.where(col(Offer.vendor_id).in_(relation.vendor_orgs))
+    offers = list(await session.exec(query.order_by(col(Offer.created_at), col(Offer.id))))
+    items = await offer_outs(session, relation, offers)
+    return Page(items=items, total=len(items), next_cursor=None)
+
+
+async def get_offer(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, offer_uuid: uuid.UUID
+) -> tuple[Offer, OfferOut]:
+    relation = await load_offer_request(session, principal, request_uuid)
+    offer = await _offer_in(session, relation, offer_uuid)
+    return offer, (await offer_outs(session, relation, [offer]))[0]
+
+
+async def offer_out(session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, offer: Offer) -> OfferOut:
+    relation = await load_offer_request(session, principal, request_uuid)
+    return (await offer_outs(session, relation, [offer]))[0]
+
+
+async def list_revisions(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, offer_uuid: uuid.UUID
+) -> Page[OfferRevisionOut]:
+    """Every revision, oldest first: for the vendor always, for participants after the deadline."""
+    relation = await load_offer_request(session, principal, request_uuid)
+    offer = await _offer_in(session, relation, offer_uuid)
+    if offer.vendor_id not in relation.vendor_orgs and relation.request.state not in _OPENED_STATES:
+        raise Forbidden("offers are sealed until the deadline for offers has passed")
+    revisions = list(
+        await session.exec(
+            select(OfferRevision).where(OfferRevision.offer_id == offer.id).order_by(col(OfferRevision.revision))
+        )
+    )
+    items = await _revision_outs(session, relation.request, revisions)
+    return Page(items=items, total=len(items), next_cursor=None)
+
+
+# --- the end: closing, deciding ------------------------------------------------------------------------------
+
+
+async def decide_offer_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    data: DecisionIn,
+    *,
+    now: datetime | None = None,
+) -> OfferRequest:
+    """After the deadline the requester prefers one offer (awarded) or declines them all (not awarded)."""
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    request = relation.request
+    _require_requester(principal, relation)
+    if request.state in _DECIDED_STATES:
+        raise Conflict(f"the request is decided already ({request.state})", field="state")
+    if request.state != OfferRequestState.closed.value:
+        raise Conflict(
+            f"a decision follows the deadline for offers, when the request is closed; it is {request.state}",
+            field="state",
+        )
+    preferred: Offer | None = None
+    if data.outcome == "preferred":
+        preferred = (
+            await session.exec(select(Offer).where(Offer.uuid == data.offer, Offer.request_id == request.id))
+        ).first()
+        if preferred is None:
+            raise InvalidInput("not an offer to this request", field="offer")
+        request.preferred_offer_id = preferred.id
+        request.state = OfferRequestState.awarded.value
+    else:
+        request.state = OfferRequestState.not_awarded.value
+    request.decision_reason = data.reason
+    request.decided_at = now
+    _touch(request, now)
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_request.decide",
+        OfferRequestState.closed,
+        request.state,
+        reason=data.reason,
+        data={"offer": str(preferred.uuid) if preferred else None},
+    )
+    await session.flush()
+    participants = await _active_participant_ids(session, request)
+    others = await _offer_vendor_ids(session, request) - ({preferred.vendor_id} if preferred else set())
+    reason = f"\nBegründung: {data.reason}" if data.reason else ""
+    if preferred is not None:
+        vendor = await session.get(Organization, preferred.vendor_id)
+        outcome = f"Bevorzugt wird das Angebot von {vendor.name if vendor else 'einem Anbieter'}."
+        await _notify(
+            session,
+            request,
+            {preferred.vendor_id},
+            "offer_request.decided",
+            f"Ihr Angebot wird bevorzugt: {request.title}",
+            f"Die anfragende Stelle bevorzugt Ihr Angebot zu „{request.title}“. "
+            "Jede teilnehmende Stelle entscheidet nun selbst über die Annahme.",
+        )
+    else:
+        outcome = "Alle Angebote wurden abgelehnt."
+    await _notify(
+        session,
+        request,
+        participants,
+        "offer_request.decided",
+        f"Entscheidung zu „{request.title}“",
+        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: {outcome}{reason}",
+        exclude={request.requester_id},
+    )
+    # Vendors whose offer was not preferred learn that, not who was (as the API shows them).
+    await _notify(
+        session,
+        request,
+        others,
+        "offer_request.decided",
+        f"Entscheidung zu „{request.title}“",
+        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: Ihr Angebot wird nicht berücksichtigt.",
+    )
+    return request
+
+
+async def close_due_offer_requests(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    """The deadline job's work: every open request whose deadline has passed becomes closed. Idempotent;
+    rows another transaction holds are skipped and closed on the next run."""
+    due = list(
+        await session.exec(
+            select(OfferRequest)
+            .where(OfferRequest.state == OfferRequestState.open.value, col(OfferRequest.deadline) <= now)
+            .order_by(col(OfferRequest.id))
+            .limit(500)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for request in due:
+        request.state = OfferRequestState.closed.value
+        request.closed_at = now
+        _touch(request, now)
+        offers = await _offer_vendor_ids(session, request)
+        _audit_offer_request(
+            session,
+            None,
+            request,
+            "offer_request.close",
+            OfferRequestState.open,
+            OfferRequestState.closed,
+            reason="deadline",
+            data={"offers": len(offers)},
+        )
+        await _notify(
+            session,
+            request,
+            await _active_participant_ids(session, request),
+            "offer_request.closed",
+            f"Angebotsfrist abgelaufen: {request.title}",
+            f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen. Es liegen {len(offers)} "
+            f"Angebot(e) vor; sie sind jetzt für alle Teilnehmenden sichtbar.",
+        )
+        await _notify(
+            session,
+            request,
+            await _vendor_ids(session, request),
+            "offer_request.closed",
+            f"Angebotsfrist abgelaufen: {request.title}",
+            f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen; Angebote sind nicht mehr möglich.",
+        )
+    await session.flush()
+    return [r.uuid for r in due]
+
+
+async def remind_offer_requests(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    """A day before the deadline: tell participants and addressed vendors, once per request."""
+    due = list(
+        await session.exec(
+            select(OfferRequest)
+            .where(
+                OfferRequest.state == OfferRequestState.open.value,
+                col(OfferRequest.deadline) > now,
+                col(OfferRequest.deadline) <= now + REMINDER_BEFORE,
+                col(OfferRequest.reminder_sent_at).is_(None),
+            )
+            .order_by(col(OfferRequest.id))
+            .limit(500)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for request in due:
+        request.reminder_sent_at = now
+        await _notify(
+            session,
+            request,
+            await _active_participant_ids(session, request) | await _vendor_ids(session, request),
+            "offer_request.deadline_approaching",
+            f"Frist endet bald: {request.title}",
+            f"Die Frist der Angebotsanfrage „{request.title}“ endet am {_local(request.deadline)}.",
+        )
+    await session.flush()
+    return [r.uuid for r in due]
+
+
+# --- the conversation: one thread per request and vendor ------------------------------------------------------
+
+
+async def _thread_vendor(session: AsyncSession, relation: Relation, vendor_slug: str) -> Organization:
+    if not (relation.participant or relation.vendor):
+        raise Forbidden("the conversation is between the participants and each vendor")
+    vendor = (await session.exec(select(Organization).where(Organization.slug == vendor_slug))).first()
+    addressed = await _vendor_ids(session, relation.request)
+    if vendor is None or vendor.id not in addressed or not (relation.participant or vendor.id in relation.vendor_orgs):
+        raise NotFound("no such thread (or it is not visible to you)", field="vendor")
+    return vendor
+
+
+async def list_threads(session: AsyncSession, principal: Principal, request_uuid: uuid.UUID) -> Page[ThreadOut]:
+    relation = await load_offer_request(session, principal, request_uuid)
+    if not (relation.participant or relation.vendor):
+        raise Forbidden("the conversation is between the participants and each vendor")
+    vendor_ids = await _vendor_ids(session, relation.request) if relation.participant else relation.vendor_orgs
+    stats = {
+        vendor_id: (count, last)
+        for vendor_id, count, last in await session.exec(
+            select(OfferMessage.vendor_id, func.count(), func.max(OfferMessage.created_at))
+            .where(OfferMessage.request_id == relation.request.id)
+            .group_by(col(OfferMessage.vendor_id))
+        )
+    }
+    orgs = await accounts.organizations_by_ids(session, set(vendor_ids))
+    threads = []
+    for vendor_id in sorted(vendor_ids, key=lambda i: orgs[i].name):
+        count, last = stats.get(vendor_id, (0, None))
+        if isinstance(last, datetime) and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)  # SQLite's max() returns the naive stored value
+        threads.append(ThreadOut(vendor=_org_ref(orgs[vendor_id]), messages=int(count), last_message_at=last))
+    return Page(items=threads, total=len(threads), next_cursor=None)
+
+
+def _message_out(message: OfferMessage, orgs: dict[int, Organization]) -> MessageOut:
+    return MessageOut(
+        uuid=message.uuid,
+        vendor=_org_ref(orgs[message.vendor_id]),
+        author=_org_ref(orgs[message.author_organization_id]),
+        from_vendor=message.author_organization_id == message.vendor_id,
+        body=message.body,
+        body_html=markdown.render(message.body, max_bytes=MESSAGE_MAX_BYTES).html,
+        created_at=message.created_at,
+    )
+
+
+async def list_messages(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    vendor_slug: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[MessageOut]:
+    """A thread, oldest first."""
+    check_limit(limit)
+    relation = await load_offer_request(session, principal, request_uuid)
+    vendor = await _thread_vendor(session, relation, vendor_slug)
+    query = select(OfferMessage).where(
+        OfferMessage.request_id == relation.request.id, OfferMessage.vendor_id == vendor.id
+    )
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    after = decode_cursor(cursor, arity=1)
+    if after is not None:
+        query = query.where(col(OfferMessage.id) > int(after[0]))
+    rows = list(await session.exec(query.order_by(col(OfferMessage.id)).limit(limit + 1)))
+    orgs = await accounts.organizations_by_ids(
+        session, {vendor.id or 0} | {m.author_organization_id for m in rows[:limit]}
+    )
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(items=[_message_out(m, orgs) for m in rows[:limit]], total=total, next_cursor=next_cursor)
+
+
+async def post_message(
+    session: AsyncSession,
+    principal: Principal,
+    request_uuid: uuid.UUID,
+    vendor_slug: str,
+    body: str,
+    *,
+    now: datetime | None = None,
+) -> MessageOut:
+    now = now or utcnow()
+    relation = await load_offer_request(session, principal, request_uuid)
+    request = relation.request
+    vendor = await _thread_vendor(session, relation, vendor_slug)
+    if vendor.id in relation.vendor_orgs:
+        author_id: int | None = vendor.id if _may_act(principal, vendor.id) else None
+    else:
+        mine = sorted(relation.participant_orgs, key=lambda i: (i != request.requester_id, i))
+        author_id = next((i for i in mine if _may_act(principal, i)), None)
+    if author_id is None:
+        raise Forbidden("write as a member of a participant or of this vendor (API tokens need the write scope)")
+    if request.state in (OfferRequestState.draft.value, OfferRequestState.withdrawn.value):
+        raise Conflict(f"the request is {request.state}; the conversation is closed", field="state")
+    message = OfferMessage(
+        request_id=request.id or 0,
+        vendor_id=vendor.id or 0,
+        author_organization_id=author_id,
+        author_user_id=principal.user_id,
+        author_token_id=principal.token_id,
+        body=body,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    _audit_offer_request(
+        session,
+        principal,
+        request,
+        "offer_message.post",
+        None,
+        None,
+        record_type="offer_message",
+        record_uuid=message.uuid,
+        data={"vendor": vendor.slug},
+    )
+    orgs = await accounts.organizations_by_ids(session, {vendor.id or 0, author_id})
+    return _message_out(message, orgs)
+
+
+# --- reading requests ----------------------------------------------------------------------------------------
+
+
+async def offer_request_out(session: AsyncSession, relation: Relation) -> OfferRequestOut:
+    request = relation.request
+    participants = await _active_participants(session, request)
+    sees_people = relation.participant or relation.vendor
+    requester = await session.get(Organization, request.requester_id)
+    assert requester is not None
+    solution_ref = None
+    if request.solution_id is not None:
+        solution = await session.get(Solution, request.solution_id)
+        provider = await session.get(Organization, solution.provider_id) if solution else None
+        if solution is not None and provider is not None:
+            solution_ref = SolutionRefOut(slug=solution.slug, name=solution.name, provider=_org_ref(provider))
+    vendors = None
+    offers_received = None
+    if relation.participant:
+        vendor_orgs = await accounts.organizations_by_ids(session, await _vendor_ids(session, request))
+        vendors = sorted((_org_ref(o) for o in vendor_orgs.values()), key=lambda r: r.name)
+        offers_received = len(await _offer_vendor_ids(session, request))
+    decision = None
+    if request.state in _DECIDED_STATES and sees_people:
+        preferred = await session.get(Offer, request.preferred_offer_id) if request.preferred_offer_id else None
+        if preferred is not None and not relation.participant and preferred.vendor_id not in relation.vendor_orgs:
+            preferred = None  # a vendor learns only whether its own offer is preferred
+        preferred_vendor = await session.get(Organization, preferred.vendor_id) if preferred else None
+        decision = DecisionOut(
+            outcome="preferred" if request.state == OfferRequestState.awarded.value else "declined_all",
+            preferred_offer=preferred.uuid if preferred else None,
+            preferred_vendor=_org_ref(preferred_vendor) if preferred_vendor else None,
+            reason=request.decision_reason if relation.participant else None,
+            decided_at=request.decided_at,
+        )
+    budget = None
+    if sees_people and (request.budget_min_cents is not None or request.budget_max_cents is not None):
+        budget = BudgetOut(min_cents=request.budget_min_cents, max_cents=request.budget_max_cents, currency="EUR")
+    rows = [p for p, _ in participants]
+    return OfferRequestOut(
+        uuid=request.uuid,
+        version=request.version,
+        state=request.state,
+        kind=request.kind,
+        title=request.title,
+        need=request.need,
+        need_html=markdown.render(request.need, max_bytes=NEED_MAX_BYTES).html,
+        desired_start=request.desired_start,
+        deadline=request.deadline,
+        budget=budget,
+        procurement_notes=request.procurement_notes,
+        procurement_notes_html=(
+            markdown.render(request.procurement_notes, max_bytes=PROCUREMENT_NOTES_MAX_BYTES).html
+            if request.procurement_notes
+            else None
+        ),
+        requester=_org_ref(requester),
+        solution=solution_ref,
+        sectors=list(request.sectors),
+        standards=list(request.standards),
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+        opened_at=request.opened_at,
+        closed_at=request.closed_at,
+        withdrawn_at=request.withdrawn_at,
+        decided_at=request.decided_at,
+        bundle=BundleOut(
+            version=request.bundle_version,
+            participants_count=len(rows),
+            inhabitants=sum(p.inhabitants for p in rows),
+            users=sum(p.users for p in rows),
+            sites=sum(p.sites for p in rows),
+            participants=[_participant_out(p, o, request.requester_id) for p, o in participants]
+            if sees_people
+            else None,
+        ),
+        relation=relation.labels,
+        vendors=vendors,
+        offers_received=offers_received,
+        decision=decision,
+    )
+
+
+async def get_offer_request(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID
+) -> tuple[OfferRequest, OfferRequestOut]:
+    relation = await load_offer_request(session, principal, request_uuid)
+    return relation.request, await offer_request_out(session, relation)
+
+
+async def offer_request_view(session: AsyncSession, principal: Principal, request: OfferRequest) -> OfferRequestOut:
+    """The request as the caller sees it after a change it made."""
+    return await offer_request_out(session, await relation_to(session, principal, request))
+
+
+OFFER_REQUEST_RELATIONS = ("requester", "participant", "vendor", "joinable")
+
+
+async def list_offer_requests(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    relation: str | None = None,
+    state: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[OfferRequestOut]:
+    """The requests the caller may see, newest first; ``relation`` narrows to one way of relating."""
+    principal.require_authenticated()
+    check_limit(limit)
+    mine = set(principal.roles)
+    public_bodies = await _public_bodies_among(session, mine)
+    as_participant = exists().where(
+        col(OfferRequestParticipant.request_id) == col(OfferRequest.id),
+        col(OfferRequestParticipant.organization_id).in_(mine),
+        col(OfferRequestParticipant.left_at).is_(None),
+    )
+    as_vendor = and_(
+        col(OfferRequest.state) != OfferRequestState.draft.value,
+        exists().where(
+            col(OfferRequestVendor.request_id) == col(OfferRequest.id),
+            col(OfferRequestVendor.organization_id).in_(mine),
+        ),
+    )
+    is_open = col(OfferRequest.state) == OfferRequestState.open.value
+    joinable = and_(is_open, ~as_participant) if public_bodies else false()
+    conditions = {
+        "requester": col(OfferRequest.requester_id).in_(mine),
+        "participant": as_participant,
+        "vendor": as_vendor,
+        "joinable": joinable,
+    }
+    query = select(OfferRequest)
+    if relation is None:
+        query = query.where(or_(as_participant, as_vendor, is_open if public_bodies else false()))
+    elif relation in conditions:
+        query = query.where(conditions[relation])
+    else:
+        raise InvalidInput(f"relation must be one of {', '.join(OFFER_REQUEST_RELATIONS)}", field="relation")
+    if state is not None:
+        if state not in {s.value for s in OfferRequestState}:
+            raise InvalidInput(f"state must be one of {', '.join(s.value for s in OfferRequestState)}", field="state")
+        query = query.where(OfferRequest.state == state)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    after = decode_cursor(cursor, arity=2)
+    if after is not None:
+        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
+        query = query.where(
+            or_(
+                col(OfferRequest.created_at) < moment,
+                and_(col(OfferRequest.created_at) == moment, col(OfferRequest.id) < last_id),
+            )
+        )
+    rows = list(
+        await session.exec(
+            query.order_by(col(OfferRequest.created_at).desc(), col(OfferRequest.id).desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = (
+        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    )
+    items = [await offer_request_out(session, await relation_to(session, principal, r)) for r in rows[:limit]]
+    return Page(items=items, total=total, next_cursor=next_cursor)

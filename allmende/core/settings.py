@@ -7,6 +7,7 @@ the embedded search engine and jobs run in-process.
 from __future__ import annotations
 
 import secrets
+from email.utils import parseaddr  # issue 7
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from allmende.core.mail import SmtpConfig  # issue 7
 
 Profile = Literal["embedded", "production"]
 
@@ -42,6 +45,11 @@ class Settings(BaseSettings):
     seed_on_start: bool = Field(default=True, validation_alias=AliasChoices("ALLMENDE_SEED_ON_START"))
     # Development and tests may talk to loopback peers; production never does (design rule 7).
     allow_private_urls: bool = Field(default=False, validation_alias="ALLMENDE_ALLOW_PRIVATE_URLS")
+    # --- issue 7 (offer requests): e-mail. No SMTP_URL: mails are logged, not sent (allmende/core/mail.py).
+    smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
+    mail_from: str = Field(
+        default="Allmende <allmende@localhost>", max_length=254, validation_alias="ALLMENDE_MAIL_FROM"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +85,22 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        SmtpConfig.from_url(value)  # raises ValueError naming what is wrong
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an e-mail address, optionally with a name: 'Allmende <noreply@example.org>'")
+        return value
 
     @property
     def profile(self) -> Profile:

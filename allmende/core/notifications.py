@@ -1,0 +1,357 @@
+"""Notifications: an in-app inbox per user and e-mail through a transactional outbox.
+
+``notify(session, recipients, kind, subject, body, link=…)`` writes, in the caller's unit of work,
+one inbox row and one outbox row (``outbound_mail``) per recipient. Nothing leaves the process
+before that transaction commits, so a rolled-back action never mails anybody:
+
+1. after the commit, the unit of work calls :func:`enqueue_pending`, which hands one ``mail.send``
+   job per new mail to the job queue (arq or in-process);
+2. ``mail.send`` claims its row, sends through the configured :class:`~allmende.core.mail.Mailer`
+   and marks it sent. A failure records the error and raises, so the runner retries with backoff;
+3. ``mail.flush`` runs every minute and re-enqueues mails that are due and still unsent (an enqueue
+   lost while Redis was down, a job that used up its tries): retries that span hours live in the
+   database, not in Redis. After ``MAX_ATTEMPTS`` a mail is given up and marked failed.
+
+A request never waits for an SMTP server. Delivery is at least once: a crash between sending and
+marking sent can send a mail twice; the ``Message-ID`` is stable per outbox row, so clients that
+de-duplicate by it show it once.
+
+The inbox API (``GET /api/v1/inbox``, ``POST /api/v1/inbox/{uuid}/read``) is for signed-in users;
+it is here, with the tables, because it knows no domain.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from pydantic import BaseModel
+from sqlalchemy import Text, and_, func, or_, update
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.core.jobs import JobContext, JobQueue, JobSpec, backoff_seconds
+from allmende.core.mail import Mail, Mailer
+from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from allmende.core.problems import Forbidden, NotFound, Unauthorized
+from allmende.core.types import UTCDateTime, utcnow
+
+log = structlog.get_logger("allmende.notifications")
+
+MAX_ATTEMPTS = 10
+CLAIM_SECONDS = 120  # longer than an SMTP exchange may take (the mailer's timeout is 15 s)
+FIRST_FLUSH_DELAY = timedelta(seconds=60)  # the enqueue after commit has this long before the sweep steps in
+PENDING_KEY = "pending_mails"
+
+
+class Notification(SQLModel, table=True):
+    """One entry of a user's in-app inbox."""
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: uuid_module.UUID = Field(default_factory=uuid_module.uuid4, unique=True, index=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=60)
+    subject: str = Field(max_length=300)
+    body: str = Field(default="", sa_type=Text)
+    link: str | None = Field(default=None, max_length=500)
+    record_uuid: uuid_module.UUID | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboundMail(SQLModel, table=True):
+    """The e-mail outbox: written with the notification, drained by the ``mail.*`` jobs."""
+
+    __tablename__ = "outbound_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: uuid_module.UUID = Field(default_factory=uuid_module.uuid4, unique=True, index=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(default="", sa_type=Text)
+    link: str | None = Field(default=None, max_length=500)
+    kind: str = Field(max_length=60)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    email: str
+
+
+def notify(
+    session: AsyncSession,
+    recipients: Iterable[Recipient],
+    kind: str,
+    subject: str,
+    body: str,
+    *,
+    link: str | None = None,
+    record_uuid: uuid_module.UUID | None = None,
+) -> list[Notification]:
+    """Inbox rows and outbox mails for each recipient (once per user), in the caller's transaction."""
+    created: list[Notification] = []
+    seen: set[int] = set()
+    now = utcnow()
+    subject = subject[:300]
+    for recipient in recipients:
+        if recipient.user_id in seen:
+            continue
+        seen.add(recipient.user_id)
+        notification = Notification(
+            user_id=recipient.user_id,
+            kind=kind,
+            subject=subject,
+            body=body,
+            link=link,
+            record_uuid=record_uuid,
+            created_at=now,
+        )
+        mail = OutboundMail(
+            to_address=recipient.email,
+            subject=subject,
+            body=body,
+            link=link,
+            kind=kind,
+            created_at=now,
+            next_attempt_at=now + FIRST_FLUSH_DELAY,
+        )
+        session.add(notification)
+        session.add(mail)
+        session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))
+        created.append(notification)
+    return created
+
+
+async def enqueue_pending(session: AsyncSession, queue: JobQueue) -> int:
+    """After the unit of work committed: one ``mail.send`` job per mail it wrote. A lost enqueue is
+    harmless; ``mail.flush`` finds the mail later."""
+    pending: list[str] = session.info.pop(PENDING_KEY, [])
+    for mail_uuid in pending:
+        try:
+            await queue.enqueue(SEND_JOB_NAME, job_id=f"mail:{mail_uuid}:0", mail=mail_uuid)
+        except Exception as exc:  # the queue is down: don't wait for it once per mail; the sweep sends them
+            log.warning("could not enqueue mails; the sweep will send them", mails=len(pending), error=repr(exc))
+            break
+    return len(pending)
+
+
+# --- jobs ------------------------------------------------------------------------------------------------
+
+SEND_JOB_NAME = "mail.send"
+FLUSH_JOB_NAME = "mail.flush"
+
+
+def _full_body(mail: OutboundMail, base_url: str) -> str:
+    body = mail.body.rstrip()
+    if mail.link:
+        body += f"\n\n{base_url}{mail.link}"
+    return body + "\n"
+
+
+async def send_mail_job(ctx: JobContext, *, mail: str) -> str:
+    """Send one outbox mail. Idempotent: a mail that is sent, given up or being sent is left alone."""
+    mail_uuid = uuid_module.UUID(mail)
+    mailer: Mailer = ctx.adapters["mailer"]
+    now = utcnow()
+    table = OutboundMail.__table__  # type: ignore[attr-defined]
+    async with ctx.database.unit_of_work() as session:
+        connection = await session.connection()
+        claimed = (
+            await connection.execute(
+                update(table)
+                .where(
+                    table.c.uuid == mail_uuid,
+                    table.c.sent_at.is_(None),
+                    table.c.failed_at.is_(None),
+                    or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+                )
+                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=table.c.attempts + 1)
+                .returning(table.c.id)
+            )
+        ).scalar_one_or_none()
+        row = await session.get(OutboundMail, claimed) if claimed is not None else None
+    if row is None:
+        return "skipped"
+    message = Mail(
+        to=row.to_address,
+        subject=row.subject,
+        body=_full_body(row, ctx.settings.base_url),
+        message_id=f"<{row.uuid}@allmende>",
+    )
+    try:
+        await mailer.send(message)
+    except Exception as exc:
+        async with ctx.database.unit_of_work() as session:
+            failed = await session.get(OutboundMail, row.id)
+            if failed is not None:
+                failed.claimed_until = None
+                failed.last_error = repr(exc)[:1000]
+                failed.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(failed.attempts, base=30))
+                if failed.attempts >= MAX_ATTEMPTS:
+                    failed.failed_at = utcnow()
+                    log.error("mail given up", mail=mail, to=row.to_address, error=repr(exc))
+        raise
+    async with ctx.database.unit_of_work() as session:
+        done = await session.get(OutboundMail, row.id)
+        if done is not None:
+            done.sent_at = utcnow()
+            done.claimed_until = None
+            done.last_error = None
+    return "sent"
+
+
+async def flush_mail_job(ctx: JobContext, *, now: str | None = None) -> int:
+    """Re-enqueue every due, unsent mail (the periodic safety net)."""
+    moment = datetime.fromisoformat(now) if now else utcnow()
+    async with ctx.database.sessionmaker() as session:
+        due = list(
+            await session.exec(
+                select(OutboundMail.uuid, OutboundMail.attempts)
+                .where(
+                    col(OutboundMail.sent_at).is_(None),
+                    col(OutboundMail.failed_at).is_(None),
+                    col(OutboundMail.next_attempt_at) <= moment,
+                    or_(col(OutboundMail.claimed_until).is_(None), col(OutboundMail.claimed_until) < moment),
+                )
+                .order_by(col(OutboundMail.id))
+                .limit(500)
+            )
+        )
+    for mail_uuid, attempts in due:
+        await ctx.queue.enqueue(SEND_JOB_NAME, job_id=f"mail:{mail_uuid}:{attempts}", mail=str(mail_uuid))
+    return len(due)
+
+
+SEND_JOB = JobSpec(SEND_JOB_NAME, send_mail_job, max_tries=4, timeout_seconds=60)
+FLUSH_JOB = JobSpec(FLUSH_JOB_NAME, flush_mail_job, max_tries=1, timeout_seconds=60, every_seconds=60)
+MAIL_JOBS = (SEND_JOB, FLUSH_JOB)
+
+
+# --- the inbox ----------------------------------------------------------------------------------------------
+
+
+class NotificationOut(BaseModel):
+    uuid: uuid_module.UUID
+    kind: str
+    subject: str
+    body: str
+    link: str | None
+    record_uuid: uuid_module.UUID | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+def _out(notification: Notification) -> NotificationOut:
+    return NotificationOut.model_validate(notification, from_attributes=True)
+
+
+async def list_inbox(
+    session: AsyncSession, user_id: int, *, unread: bool = False, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[NotificationOut]:
+    """A user's notifications, newest first."""
+    check_limit(limit)
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread:
+        query = query.where(col(Notification.read_at).is_(None))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    after = decode_cursor(cursor, arity=2)
+    if after is not None:
+        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
+        query = query.where(
+            or_(
+                col(Notification.created_at) < moment,
+                and_(col(Notification.created_at) == moment, col(Notification.id) < last_id),
+            )
+        )
+    rows = list(
+        await session.exec(
+            query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = (
+        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    )
+    return Page(items=[_out(n) for n in rows[:limit]], total=total, next_cursor=next_cursor)
+
+
+async def mark_read(session: AsyncSession, user_id: int, notification_uuid: uuid_module.UUID) -> NotificationOut:
+    notification = (
+        await session.exec(
+            select(Notification).where(Notification.uuid == notification_uuid, Notification.user_id == user_id)
+        )
+    ).first()
+    if notification is None:  # someone else's notification is as absent as a missing one
+        raise NotFound("no such notification in your inbox", field="id")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        await session.flush()
+    return _out(notification)
+
+
+def _reader(principal: Any) -> int:
+    """The signed-in user's id. The principal comes from the accounts package through the app's
+    ``principal`` dependency; core only relies on its ``is_anonymous`` and ``user_id``."""
+    if principal is None or principal.is_anonymous:
+        raise Unauthorized("Sign in to read your notifications.")
+    user_id: int | None = principal.user_id
+    if user_id is None:
+        raise Forbidden("The inbox belongs to a signed-in user; API tokens have none.")
+    return user_id
+
+
+class InboxController(Controller):
+    path = "/api/v1/inbox"
+    tags = ["inbox"]  # noqa: RUF012
+
+    @get("/", summary="Your notifications, newest first (signed-in users)")
+    async def list_notifications(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Any],
+        unread: FromQuery[bool] = False,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Page[NotificationOut]:
+        return await list_inbox(db_session, _reader(principal), unread=unread, limit=limit, cursor=cursor)
+
+    @post("/{notification_id:uuid}/read", status_code=200, summary="Mark a notification as read")
+    async def read(
+        self,
+        notification_id: FromPath[uuid_module.UUID],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Any],
+    ) -> NotificationOut:
+        return await mark_read(db_session, _reader(principal), notification_id)
+
+
+__all__ = [
+    "FLUSH_JOB",
+    "MAIL_JOBS",
+    "SEND_JOB",
+    "InboxController",
+    "Notification",
+    "NotificationOut",
+    "OutboundMail",
+    "Recipient",
+    "enqueue_pending",
+    "list_inbox",
+    "mark_read",
+    "notify",
+]
