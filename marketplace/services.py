@@ -1607,6 +1607,24 @@ async def withdraw_offer_request(
 # --- the bundle (Bedarfsbündelung) --------------------------------------------------------------------------
 
 
+async def _active_participant(
+    session: AsyncSession, request: OfferRequest, org: Organization
+) -> OfferRequestParticipant:
+    """The organization's current place in the bundle; 404 when it has none (never joined, or left)."""
+    participant = (
+        await session.exec(
+            select(OfferRequestParticipant).where(
+                OfferRequestParticipant.request_id == request.id,
+                OfferRequestParticipant.organization_id == org.id,
+                col(OfferRequestParticipant.left_at).is_(None),
+            )
+        )
+    ).first()
+    if participant is None:
+        raise NotFound(f"'{org.slug}' does not take part in this request", field="organization")
+    return participant
+
+
 async def _active_participants(
     session: AsyncSession, request: OfferRequest
 ) -> list[tuple[OfferRequestParticipant, Organization]]:
@@ -1706,17 +1724,7 @@ async def leave_offer_request(
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     org = await _organization_named(session, organization_slug, "organization", body=False)
-    participant = (
-        await session.exec(
-            select(OfferRequestParticipant).where(
-                OfferRequestParticipant.request_id == request.id,
-                OfferRequestParticipant.organization_id == org.id,
-                col(OfferRequestParticipant.left_at).is_(None),
-            )
-        )
-    ).first()
-    if participant is None:
-        raise NotFound(f"'{org.slug}' does not take part in this request", field="organization")
+    participant = await _active_participant(session, request, org)
     if not _may_act(principal, org.id):
         raise Forbidden(f"only members of '{org.slug}' take it out of the bundle")
     if org.id == request.requester_id:
@@ -1784,17 +1792,7 @@ async def set_acceptance(
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     org = await _organization_named(session, organization_slug, "organization", body=False)
-    participant = (
-        await session.exec(
-            select(OfferRequestParticipant).where(
-                OfferRequestParticipant.request_id == request.id,
-                OfferRequestParticipant.organization_id == org.id,
-                col(OfferRequestParticipant.left_at).is_(None),
-            )
-        )
-    ).first()
-    if participant is None:
-        raise NotFound(f"'{org.slug}' does not take part in this request", field="organization")
+    participant = await _active_participant(session, request, org)
     if not _may_act(principal, org.id):
         raise Forbidden(f"only members of '{org.slug}' decide for it")
     if request.state != OfferRequestState.awarded.value:
