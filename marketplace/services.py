@@ -839,14 +839,50 @@ async def _adopters_count(session: AsyncSession, solution: Solution) -> int:
     )
 
 
-async def claim_reference(
-    session: AsyncSession, principal: Principal, solution: Solution, org: Organization, data: ReferenceIn
-) -> Reference:
+def _require_reference_rights(principal: Principal, org: Organization, what: str) -> None:
+    """Members of the public body record and withdraw its references; a token needs the write scope."""
     principal.require_authenticated()
     if not principal.has_role(org.id, MemberRole.member) or (
         principal.token is not None and not principal.has_role(org.id, MemberRole.editor)
     ):
-        raise Forbidden("only members of the municipality record what it uses")
+        raise Forbidden(f"only members of the municipality {what}")
+
+
+async def _reference(session: AsyncSession, solution: Solution, org: Organization) -> Reference | None:
+    return (
+        await session.exec(
+            select(Reference).where(Reference.solution_id == solution.id, Reference.organization_id == org.id)
+        )
+    ).first()
+
+
+async def _reference_changed(
+    session: AsyncSession,
+    principal: Principal,
+    solution: Solution,
+    org: Organization,
+    reference: Reference,
+    action: str,
+) -> None:
+    """Recount the adopters and audit the change (claim or withdraw)."""
+    await session.flush()
+    solution.adopters_count = await _adopters_count(session, solution)
+    record_audit(
+        session,
+        action=action,
+        record_type="reference",
+        record_uuid=reference.uuid,
+        actor_user_id=principal.user_id,
+        actor_token_id=principal.token_id,
+        data={"solution": solution.slug, "organization": org.slug},
+    )
+    await session.flush()
+
+
+async def claim_reference(
+    session: AsyncSession, principal: Principal, solution: Solution, org: Organization, data: ReferenceIn
+) -> Reference:
+    _require_reference_rights(principal, org, "record what it uses")
     if not org.is_public_body:
         raise InvalidInput(
             "only public bodies (Kommune, Landkreis, Verbund, Land) record references", field="organization"
@@ -855,59 +891,25 @@ async def claim_reference(
         raise Conflict("references can be recorded only for published solutions", field="solution")
     if data.mode not in (await vocabulary_index(session)).get("reference-modes", set()):
         raise InvalidInput(f"'{data.mode}' is not a reference mode", field="mode")
-    reference = (
-        await session.exec(
-            select(Reference).where(Reference.solution_id == solution.id, Reference.organization_id == org.id)
-        )
-    ).first()
+    reference = await _reference(session, solution, org)
     if reference is None:
         reference = Reference(solution_id=solution.id or 0, organization_id=org.id or 0, mode=data.mode)
         session.add(reference)
     reference.since, reference.mode, reference.statement = data.since, data.mode, data.statement
     reference.deleted_at = None
-    await session.flush()
-    solution.adopters_count = await _adopters_count(session, solution)
-    record_audit(
-        session,
-        action="reference.claim",
-        record_type="reference",
-        record_uuid=reference.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
-        data={"solution": solution.slug, "organization": org.slug},
-    )
-    await session.flush()
+    await _reference_changed(session, principal, solution, org, reference, "reference.claim")
     return reference
 
 
 async def withdraw_reference(
     session: AsyncSession, principal: Principal, solution: Solution, org: Organization
 ) -> None:
-    principal.require_authenticated()
-    if not principal.has_role(org.id, MemberRole.member) or (
-        principal.token is not None and not principal.has_role(org.id, MemberRole.editor)
-    ):
-        raise Forbidden("only members of the municipality withdraw what it recorded")
-    reference = (
-        await session.exec(
-            select(Reference).where(Reference.solution_id == solution.id, Reference.organization_id == org.id)
-        )
-    ).first()
+    _require_reference_rights(principal, org, "withdraw what it recorded")
+    reference = await _reference(session, solution, org)
     if reference is None or reference.deleted_at is not None:
         raise NotFound("this organization has not recorded that it uses this solution", field="organization")
     reference.deleted_at = utcnow()
-    await session.flush()
-    solution.adopters_count = await _adopters_count(session, solution)
-    record_audit(
-        session,
-        action="reference.withdraw",
-        record_type="reference",
-        record_uuid=reference.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
-        data={"solution": solution.slug, "organization": org.slug},
-    )
-    await session.flush()
+    await _reference_changed(session, principal, solution, org, reference, "reference.withdraw")
 
 
 async def references_of(session: AsyncSession, org: Organization) -> list[ReferenceOut]:
