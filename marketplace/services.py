@@ -1269,7 +1269,7 @@ async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) ->
 
 
 def offer_request_link(request: OfferRequest) -> str:
-    return f"/api/v1/offer-requests/{request.uuid}"
+    return f"/anfragen/{request.uuid}"  # the web page: mails and the inbox link people, not API clients
 
 
 async def _notify(

@@ -351,7 +351,7 @@ async def test_the_whole_story_over_http(
         "Entscheidung zu „Bürgerbeteiligungsplattform für drei Jahre“",
         f"{orgs['koeln'].name} hat angenommen: Bürgerbeteiligungsplattform für drei Jahre",
     ]
-    link = f"http://testserver/api/v1/offer-requests/{rid}"
+    link = f"http://testserver/anfragen/{rid}"  # the web page of the request
     assert all(link in m.get_content() for m in smtp.to(koeln.user.email))
 
     # … and the same notifications wait in the in-app inbox.

@@ -305,6 +305,22 @@ async def mark_read(session: AsyncSession, user_id: int, notification_uuid: uuid
     return _out(notification)
 
 
+async def mark_all_read(session: AsyncSession, user_id: int) -> int:
+    """Mark every unread notification of the user as read; returns how many there were."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(
+        update(table).where(table.c.user_id == user_id, table.c.read_at.is_(None)).values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+async def count_unread(session: AsyncSession, user_id: int) -> int:
+    """How many notifications of the user are unread (one COUNT, for the header)."""
+    query = select(func.count()).where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    return int((await session.exec(query)).one())
+
+
 def _reader(principal: Any) -> int:
     """The signed-in user's id. The principal comes from the accounts package through the app's
     ``principal`` dependency; core only relies on its ``is_anonymous`` and ``user_id``."""
@@ -350,8 +366,10 @@ __all__ = [
     "NotificationOut",
     "OutboundMail",
     "Recipient",
+    "count_unread",
     "enqueue_pending",
     "list_inbox",
+    "mark_all_read",
     "mark_read",
     "notify",
 ]

@@ -17,7 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from allmende.web import catalog, guides, hub, moderation, municipality, search, signin, vendor
+from allmende.web import catalog, guides, hub, inbox, moderation, municipality, offers, search, signin, vendor
 from allmende.web.errors import PAGE_HANDLERS, html_aware
 from allmende.web.render import TEMPLATES, template_engine
 from allmende.web.views import provide_locale, provide_viewer
@@ -39,6 +39,8 @@ def web_routes() -> list[Any]:
             *vendor.ROUTES,
             *moderation.ROUTES,
             *municipality.ROUTES,
+            *offers.ROUTES,
+            *inbox.ROUTES,
         ],
         dependencies={"viewer": Provide(provide_viewer)},
         before_request=provide_locale,

@@ -28,7 +28,7 @@ from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "de"
@@ -93,6 +93,11 @@ def N_(message: str) -> str:
 
 def format_number(value: int | float | None) -> str:
     return "" if value is None else format_decimal(value, locale=current())
+
+
+def format_euro(cents: int | None) -> str:
+    """Integer cents as euros in the active locale: ``12.500,00 €`` / ``€12,500.00``."""
+    return "" if cents is None else format_currency(cents / 100, "EUR", locale=current())
 
 
 def format_day(value: date | datetime | str | None, form: str = "long") -> str:

@@ -61,6 +61,23 @@ NOTICES: dict[str, tuple[str, str]] = {
     "guide-saved": ("success", N_("Der Leitfaden wurde als neue Version gespeichert.")),
     "guide-restored": ("success", N_("Die ältere Version wurde als neue Version wiederhergestellt.")),
     "guide-published": ("success", N_("Der Leitfaden ist veröffentlicht.")),
+    "request-created": (
+        "success",
+        N_("Der Entwurf der Anfrage ist gespeichert. Versenden Sie ihn, wenn er fertig ist."),
+    ),
+    "request-opened": ("success", N_("Die Anfrage ist versandt. Die Anbieter wurden benachrichtigt.")),
+    "request-withdrawn": ("success", N_("Die Anfrage wurde zurückgezogen.")),
+    "bundle-joined": ("success", N_("Ihre Stelle macht jetzt bei dieser Anfrage mit.")),
+    "bundle-changed": ("success", N_("Ihre Mengen wurden geändert.")),
+    "bundle-left": ("success", N_("Ihre Stelle ist aus dem Bündel ausgetreten.")),
+    "offer-submitted": ("success", N_("Ihr Angebot ist abgegeben.")),
+    "offer-revised": ("success", N_("Ihr Angebot ist überarbeitet; die frühere Fassung bleibt erhalten.")),
+    "decided": ("success", N_("Die Entscheidung ist gespeichert. Die Beteiligten wurden benachrichtigt.")),
+    "accepted": ("success", N_("Sie haben das bevorzugte Angebot für Ihre Stelle angenommen.")),
+    "declined": ("success", N_("Sie haben das bevorzugte Angebot für Ihre Stelle abgelehnt.")),
+    "message-sent": ("success", N_("Ihre Nachricht wurde gesendet.")),
+    "inbox-read": ("success", N_("Die Benachrichtigung ist als gelesen markiert.")),
+    "inbox-all-read": ("success", N_("Alle Benachrichtigungen sind als gelesen markiert.")),
     "guide-stale": (
         "error",
         N_("Der Leitfaden wurde inzwischen geändert. Bitte prüfen Sie die Versionen und versuchen Sie es erneut."),
@@ -88,6 +105,7 @@ class Viewer:
     principal: Principal = field(default_factory=lambda: ANONYMOUS)
     memberships: list[MembershipView] = field(default_factory=list)
     instance_name: str = "Allmende"
+    unread: int = 0  # unread notifications in the inbox (signed-in users)
 
     @property
     def signed_in(self) -> bool:
@@ -283,6 +301,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         number=i18n.format_number,
+        euro=i18n.format_euro,
         day=i18n.format_day,
         moment=i18n.format_moment,
         language=i18n.language_name,

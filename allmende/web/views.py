@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
 from allmende.accounts.principal import Principal
+from allmende.core.notifications import count_unread
 from allmende.core.settings import Settings
 from allmende.web import i18n
 from allmende.web.render import Viewer, locale_of, redirect
@@ -27,7 +28,8 @@ AnyRequest = Request[Any, Any, Any]
 
 async def provide_viewer(principal: Caller, db_session: Session, settings: Config) -> Viewer:
     memberships = await accounts.memberships_of(db_session, principal.user.id or 0) if principal.user else []
-    return Viewer(principal=principal, memberships=memberships, instance_name=settings.instance_name)
+    unread = await count_unread(db_session, principal.user.id) if principal.user and principal.user.id else 0
+    return Viewer(principal=principal, memberships=memberships, instance_name=settings.instance_name, unread=unread)
 
 
 async def provide_locale(request: AnyRequest) -> None:
