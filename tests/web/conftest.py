@@ -217,6 +217,7 @@ def _free_port() -> int:
 class LiveServer:
     url: str
     people: People
+    database_url: str  # the server's database, for test data the pages cannot make
 
 
 @pytest.fixture(scope="session")
@@ -272,7 +273,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the live server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
             time.sleep(0.1)
-        yield LiveServer(url=url, people=people)
+        yield LiveServer(url=url, people=people, database_url=db_url)
     finally:
         process.terminate()
         try:
