@@ -17,14 +17,14 @@ import gettext as gettext_module
 import io
 import sys
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_time as babel_format_time
 from babel.dates import get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -117,9 +117,18 @@ def format_day(value: date | datetime | str | None, form: str = "long") -> str:
 
 
 def format_moment(value: datetime | None) -> str:
+    """A date with its time to the minute in Berlin time: ``25.11.2026, 12:00``. Deadlines are set to the
+    minute, so the seconds of Babel's "medium" time would only be noise; the locale's own date-time pattern
+    joins the medium date and the short time."""
     if value is None:
         return ""
-    return babel_format_datetime(value, format="medium", tzinfo=get_timezone("Europe/Berlin"), locale=current())
+    locale = current()
+    pattern = str(Locale.parse(locale).datetime_formats["medium"])
+    # Naive values are UTC, as the database stores them.
+    berlin = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(get_timezone("Europe/Berlin"))
+    day = babel_format_date(berlin, format="medium", locale=locale)
+    time = babel_format_time(berlin, format="short", locale=locale)
+    return pattern.replace("{1}", day).replace("{0}", time)
 
 
 def language_name(code: str) -> str:

@@ -5,7 +5,7 @@ The hub-wide search and the knowledge pages are in ``test_search_pages.py`` and 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -388,8 +388,13 @@ async def test_numbers_and_dates_follow_the_locale(client: httpx.AsyncClient) ->
     assert "246,794" in english.text
     i18n.activate("de")
     assert i18n.format_day(date(2024, 6, 11)) == "11. Juni 2024"
+    # Moments are shown in Berlin time, to the minute: a deadline at midnight UTC is already the next day.
+    midnight_utc = datetime(2026, 6, 30, 22, 30, tzinfo=UTC)
+    assert i18n.format_moment(midnight_utc) == "01.07.2026, 00:30"
+    assert i18n.format_moment(midnight_utc.replace(tzinfo=None)) == "01.07.2026, 00:30"  # naive means UTC
     i18n.activate("en")
     assert i18n.format_day(date(2024, 6, 11)) == "June 11, 2024"
+    assert i18n.format_moment(midnight_utc) == "Jul 1, 2026, 12:30\u202fAM"
     i18n.activate("de")
     page = await client.get("/loesungen/masterportal?lang=de")
     today = i18n.format_day(date.today())
