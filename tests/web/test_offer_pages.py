@@ -340,9 +340,7 @@ async def test_joining_after_the_deadline_or_with_absurd_quantities_is_refused(
     assert await count(database, OfferRequestParticipant) == 1
 
 
-async def test_an_offer_after_the_deadline_is_refused_and_the_form_only_shown(
-    world: World, database: Database
-) -> None:
+async def test_an_offer_after_the_deadline_is_refused_and_the_form_only_shown(world: World, database: Database) -> None:
     rid = await _open_request(world)
     page = (await world.vendor.get(f"/anfragen/{rid}/angebot")).text
     assert "form-closed" not in page  # open: the form can be sent
