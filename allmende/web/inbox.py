@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from litestar import get, post
 from litestar.params import FromPath
@@ -39,11 +38,6 @@ class Entry:
 def _user_id(viewer: Viewer) -> int | None:
     user = viewer.principal.user
     return user.id if user is not None else None
-
-
-def _login() -> Any:
-    """Anonymous POSTs: sign in, then see the inbox (the POST itself cannot be repeated by a GET)."""
-    return redirect(f"/anmelden?next={quote(INBOX, safe='/')}")
 
 
 def _back(raw: object) -> str:
@@ -84,7 +78,7 @@ async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
 async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
     if user_id is None:
-        return _login()
+        return login_redirect(request, back=INBOX)
     form = await request.form()
     try:
         notification = await mark_read(db_session, user_id, nid)
@@ -105,7 +99,7 @@ async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Sessio
 async def read_all(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
     if user_id is None:
-        return _login()
+        return login_redirect(request, back=INBOX)
     await mark_all_read(db_session, user_id)
     return redirect(_back((await request.form()).get("zurueck")), "inbox-all-read")
 

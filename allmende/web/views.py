@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Request
 from litestar.di import NamedDependency
@@ -15,7 +15,7 @@ from allmende.accounts.principal import Principal
 from allmende.core.notifications import count_unread
 from allmende.core.settings import Settings
 from allmende.web import i18n
-from allmende.web.render import Viewer, locale_of, redirect
+from allmende.web.render import Viewer, locale_of, redirect, safe_next
 from marketplace import services as catalog
 from marketplace.schemas import TermOut
 
@@ -37,9 +37,25 @@ async def provide_locale(request: AnyRequest) -> None:
     i18n.activate(locale_of(request))
 
 
-def login_redirect(request: AnyRequest) -> Any:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect(f"/anmelden?next={quote(target, safe='/')}")
+def login_redirect(request: AnyRequest, back: str = "/") -> Any:
+    """Send an anonymous visitor to the sign-in and afterwards back where they were.
+
+    A GET comes back to itself. A form's POST (typically a session that ran out while the form was open)
+    cannot be repeated by the GET that follows the sign-in (it would meet a 405), so it returns to the page
+    the form was on: the same-site Referer, which the app's Referrer-Policy keeps for same-origin requests,
+    else ``back``."""
+    if request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = _same_site_referer(request) or back
+    return redirect(f"/anmelden?next={quote(safe_next(target), safe='/')}")
+
+
+def _same_site_referer(request: AnyRequest) -> str | None:
+    parts = urlsplit(request.headers.get("referer", ""))
+    if parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc:
+        return None
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 @dataclass

@@ -4,7 +4,9 @@ kept input, stale edits), the moderators' queue with the diff of a pending edit,
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -128,6 +130,28 @@ async def test_signed_in_pages_send_anonymous_visitors_to_the_login(client: http
         response = await client.get(url)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/anmelden?next=")
+
+
+async def test_a_form_sent_after_the_session_ran_out_returns_to_its_page_after_the_login(
+    client: httpx.AsyncClient,
+) -> None:
+    """The POST cannot be repeated by the GET after the sign-in (405), so the sign-in leads back to the page
+    the form was on; a foreign or missing Referer leads to the start page, never elsewhere."""
+    action = f"/anfragen/{uuid.uuid4()}/versenden"
+    form_page = action.removesuffix("/versenden") + "?ansicht=eigene"
+    expected = {
+        f"http://testserver{form_page}": "/anmelden?next=" + quote(form_page, safe="/"),
+        "https://evil.example/anfragen": "/anmelden?next=/",
+        "http://testserver.evil.example/x": "/anmelden?next=/",
+        None: "/anmelden?next=/",
+    }
+    for referer, location in expected.items():
+        if referer:
+            client.headers["Referer"] = referer
+        response = await post_form(client, action, {"version": "1"})
+        client.headers.pop("Referer", None)
+        assert response.status_code == 303
+        assert response.headers["location"] == location, referer
 
 
 # --- vendor ----------------------------------------------------------------------------------------------
