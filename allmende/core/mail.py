@@ -10,13 +10,19 @@
 
 The sender is ``ALLMENDE_MAIL_FROM``. Mails are sent by jobs (``mail.send``, see
 ``allmende.core.notifications``), never while a request waits; the stdlib ``smtplib`` runs in a
-worker thread with a timeout so a slow server cannot stall the event loop.
+worker thread so a slow server cannot stall the event loop. Each socket operation has a timeout
+(``SMTP_TIMEOUT_SECONDS``) and the whole exchange a deadline (``SMTP_DEADLINE_SECONDS``, below the
+``mail.send`` job's own timeout). When the deadline passes or the sending task is cancelled (job
+timeout, worker shutdown), the connection is shut down under the thread's feet: a thread left behind
+can then no longer complete the DATA of a mail whose claim lapses and that another worker resends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -31,7 +37,8 @@ from allmende.core.types import utcnow
 
 log = structlog.get_logger("allmende.mail")
 
-SMTP_TIMEOUT_SECONDS = 15.0
+SMTP_TIMEOUT_SECONDS = 15.0  # per socket operation
+SMTP_DEADLINE_SECONDS = 45.0  # the whole exchange; below mail.send's job timeout (60 s)
 
 
 @dataclass(frozen=True)
@@ -100,12 +107,20 @@ class SmtpConfig:
 class SmtpMailer:
     """Sends through an SMTP server with the standard library, one connection per mail."""
 
-    def __init__(self, url: str, sender: str, *, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        sender: str,
+        *,
+        timeout: float = SMTP_TIMEOUT_SECONDS,
+        deadline: float = SMTP_DEADLINE_SECONDS,
+    ) -> None:
         self.config = SmtpConfig.from_url(url)
         self.sender = sender
         self.timeout = timeout
+        self.deadline = deadline
 
-    def _send_blocking(self, message: EmailMessage) -> None:
+    def _send_blocking(self, message: EmailMessage, opened: list[smtplib.SMTP]) -> None:
         config = self.config
         context = ssl.create_default_context()
         client: smtplib.SMTP = (
@@ -113,6 +128,7 @@ class SmtpMailer:
             if config.tls
             else smtplib.SMTP(config.host, config.port, timeout=self.timeout)
         )
+        opened.append(client)  # so send() can cut the connection
         try:
             client.ehlo()
             if config.starttls:
@@ -131,11 +147,31 @@ class SmtpMailer:
 
     async def send(self, mail: Mail) -> None:
         message = build_message(mail, self.sender)
+        opened: list[smtplib.SMTP] = []
+        exchange = asyncio.ensure_future(asyncio.to_thread(self._send_blocking, message, opened))
+        exchange.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved, even if abandoned
         try:
-            await asyncio.to_thread(self._send_blocking, message)
+            await asyncio.wait_for(asyncio.shield(exchange), timeout=self.deadline)
+        except TimeoutError:
+            _cut(opened)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(exchange, timeout=self.timeout)
+            raise MailError(f"sending to {mail.to} took longer than {self.deadline:.0f} s") from None
+        except asyncio.CancelledError:
+            _cut(opened)  # the mail must not go out after its sender gave up on it
+            raise
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"sending to {mail.to} failed: {exc}") from exc
         log.info("mail sent", to=mail.to, subject=mail.subject)
+
+
+def _cut(opened: list[smtplib.SMTP]) -> None:
+    """Shut the connection down from outside its thread; the thread's blocking call fails at once."""
+    for client in opened:
+        sock = getattr(client, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class LogMailer:
