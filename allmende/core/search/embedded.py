@@ -48,6 +48,7 @@ the stored documents into a new generation (as Meilisearch re-indexes on new set
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shutil
@@ -98,6 +99,9 @@ from allmende.core.search.text import compound_parts_text, fold
 
 _BATCH = 2_000
 _CURRENT = "CURRENT"
+_LOCK_FILE = ".writer.lock"
+#: How long a write waits while another process writes the index (a rebuild holds it from start to swap).
+WRITE_LOCK_TIMEOUT = 30.0
 _META = "allmende-index.json"
 
 # boosts of the ways a query word can match (multiplied by the field's weight)
@@ -125,10 +129,17 @@ def _sort_chunks(value: str) -> tuple[int, int, int]:
 
 
 class _Generation:
-    """One tantivy index with its writer; all methods are synchronous (run in worker threads)."""
+    """One tantivy index; all methods are synchronous (run in worker threads).
 
-    def __init__(self, schema: IndexSchema, directory: Path | None, *, heap: int) -> None:
+    The tantivy writer exists only while a write is under way (``add``/``remove`` … ``commit``): tantivy
+    locks the directory for as long as a writer lives, and other processes (``allmende worker``,
+    ``allmende reindex``) must be able to write between our writes. ``create`` is False for a
+    generation another process made: it is opened for reading and writing, never initialised.
+    """
+
+    def __init__(self, schema: IndexSchema, directory: Path | None, *, heap: int, create: bool = True) -> None:
         self.schema = schema
+        self.heap = heap
         self.directory = directory
         self.searchable = schema.searchable_by_weight
         self.facet_fields = schema.facet_fields
@@ -153,17 +164,42 @@ class _Generation:
         if directory is None:
             self.index = tantivy.Index(self.tschema)
         else:
-            directory.mkdir(parents=True, exist_ok=True)
+            if create:
+                directory.mkdir(parents=True, exist_ok=True)
+            elif not (directory / "meta.json").exists():
+                raise ValueError(f"no index in {directory}")
             self.index = tantivy.Index(self.tschema, path=str(directory), reuse=True)
-            (directory / _META).write_text(
-                json.dumps({"schema": schema.fingerprint(), "analysis": ANALYSIS_VERSION}), encoding="utf-8"
-            )
+            if create:
+                (directory / _META).write_text(
+                    json.dumps({"schema": schema.fingerprint(), "analysis": ANALYSIS_VERSION}), encoding="utf-8"
+                )
         for name, analyzer in build_analyzers().items():
             self.index.register_tokenizer(name, analyzer)
         self.index.config_reader(reload_policy="manual")
-        self.writer: tantivy.IndexWriter | None = self.index.writer(heap_size=heap, num_threads=0)
+        self.writer: tantivy.IndexWriter | None = None
+        self.closed = False
         self._numeric_sort: dict[str, bool] = {}
         self._lock = threading.Lock()
+        self.seen = self.disk_state()
+
+    def disk_state(self) -> tuple[int, int] | None:
+        """Identity of the last commit on disk (tantivy replaces ``meta.json`` atomically on commit)."""
+        if self.directory is None:
+            return None
+        try:
+            st = os.stat(self.directory / "meta.json")
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def reload_if_changed(self) -> None:
+        """Another process committed to this generation: let the next searcher see it."""
+        state = self.disk_state()
+        if state is not None and state != self.seen:
+            self.index.reload()
+            with self._lock:
+                self._numeric_sort.clear()
+            self.seen = state
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -203,8 +239,10 @@ class _Generation:
         return out
 
     def _writer(self) -> tantivy.IndexWriter:
-        if self.writer is None:
+        if self.closed:
             raise SearchUnavailable("the search index is closed")
+        if self.writer is None:
+            self.writer = self.index.writer(heap_size=self.heap, num_threads=0)
         return self.writer
 
     def add(self, documents: Sequence[Mapping[str, Any]], replace: bool) -> None:
@@ -220,15 +258,26 @@ class _Generation:
             writer.delete_documents_by_term("id", doc_id)
 
     def commit(self) -> None:
-        self._writer().commit()
+        writer, self.writer = self._writer(), None
+        try:
+            writer.commit()
+        finally:
+            writer.wait_merging_threads()  # consumes the writer and releases tantivy's directory lock
         self.index.reload()
         with self._lock:
             self._numeric_sort.clear()
+        self.seen = self.disk_state()
 
-    def close(self) -> None:
+    def abandon(self) -> None:
+        """Drop uncommitted writes (a failed batch) and the writer with them."""
         writer, self.writer = self.writer, None
         if writer is not None:
+            writer.rollback()
             writer.wait_merging_threads()
+
+    def close(self) -> None:
+        self.closed = True
+        self.abandon()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -470,21 +519,85 @@ def _all(queries: Sequence[tantivy.Query]) -> tantivy.Query:
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
 
 
+class _WriteLock:
+    """The right to write an index directory: exclusive across processes (``flock`` on a lock file that
+    no one deletes), re-entrant within this process. Every acquire and release runs on the engine's
+    single writer thread, so the count needs no lock of its own. ``path=None`` (in memory): a no-op."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._holders = 0
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds (0: do not wait). False if another process kept it."""
+        if self._path is None:
+            return True
+        if self._holders:
+            self._holders += 1
+            return True
+        self._path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.05)
+        self._fd, self._holders = fd, 1
+        return True
+
+    def require(self, timeout: float) -> None:
+        if not self.acquire(timeout):
+            raise SearchUnavailable(f"another process has been writing the search index for over {timeout:.0f} s")
+
+    def release(self) -> None:
+        if self._path is None or not self._holders:
+            return
+        self._holders -= 1
+        if not self._holders and self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 class EmbeddedSearchEngine:
     """The :class:`~allmende.core.search.base.SearchEngine` of the embedded profile.
 
     ``path``: the index directory (the app passes ``<data_dir>/search``); ``None`` keeps it in memory.
+
+    Several processes may share one directory (the app serving searches, ``allmende worker`` draining
+    the change log into it, ``allmende reindex`` rebuilding it): every write takes the directory's
+    write lock (:class:`_WriteLock`), writes into the generation ``CURRENT`` names at that moment and
+    commits; a rebuild holds the lock from start to swap. Readers notice another process's work on
+    their next search: ``CURRENT`` naming a new generation is opened, a new commit to the live one is
+    reloaded (two ``stat`` calls per search). Nothing ever deletes a generation without the lock, and
+    no process deletes the one ``CURRENT`` names. See ``docs/search-processes.md``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, writer_heap_bytes: int = 128_000_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        writer_heap_bytes: int = 128_000_000,
+        lock_timeout: float = WRITE_LOCK_TIMEOUT,
+    ) -> None:
         self._path = Path(path) if path is not None else None
         self._heap = writer_heap_bytes
+        self._lock_timeout = lock_timeout
         self._schema: IndexSchema | None = None
+        self._wanted: IndexSchema | None = None  # what configure was asked for, to retry after a failure
         self._live: _Generation | None = None
+        self._current_state: tuple[int, int] | None = None  # CURRENT as it was when _live was chosen
         # one thread does all writing, in order; searches use the default pool
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
         self._write_lock = asyncio.Lock()
         self._rebuild_lock = asyncio.Lock()
+        self._dir_lock = _WriteLock(self._path)
         self._journal: list[tuple[str, list[Any]]] | None = None
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -496,6 +609,63 @@ class EmbeddedSearchEngine:
         if self._schema is None or self._live is None:
             raise SearchUnavailable("the search index is not configured")
         return self._schema, self._live
+
+    async def _ready(self, *, writing: bool = False) -> tuple[IndexSchema, _Generation]:
+        """The schema and the live generation, after taking up what other processes did meanwhile."""
+        if self._schema is None and self._wanted is not None:
+            # configure failed before (another process held the directory): a write may wait for the
+            # lock; a search only looks whether the index has appeared
+            if writing:
+                await self.configure(self._wanted)
+            else:
+                async with self._write_lock:
+                    if self._schema is None:
+                        await self._write(self._adopt_current, self._wanted)
+        schema, live = self._require()
+        if self._path is not None and (self._disk_current() != self._current_state or live.disk_state() != live.seen):
+            await asyncio.to_thread(self._follow)
+            schema, live = self._require()
+        return schema, live
+
+    def _disk_current(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = os.stat(self._path / _CURRENT)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _follow(self) -> None:
+        """Switch to the generation ``CURRENT`` names if another process published one; reload new commits."""
+        schema, live = self._require()
+        state = self._disk_current()
+        if state is not None and state != self._current_state and self._path is not None:
+            try:
+                name = (self._path / _CURRENT).read_text(encoding="utf-8").strip()
+            except OSError:
+                return
+            if live.directory is None or live.directory.name != name:
+                opened = self._open_generation(schema, name)
+                if opened is None:  # of another schema or half-deleted: keep serving the one we have
+                    return
+                self._live = live = opened
+            self._current_state = state
+        live.reload_if_changed()
+
+    def _open_generation(self, schema: IndexSchema, name: str) -> _Generation | None:
+        if self._path is None:
+            return None
+        try:
+            meta = json.loads((self._path / name / _META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("schema") != schema.fingerprint() or meta.get("analysis") != ANALYSIS_VERSION:
+            return None
+        try:
+            return _Generation(schema, self._path / name, heap=self._heap, create=False)
+        except (ValueError, OSError):  # unreadable or of another layout
+            return None
 
     def _new_generation(self, schema: IndexSchema) -> _Generation:
         directory = (
@@ -510,21 +680,28 @@ class EmbeddedSearchEngine:
         tmp = self._path / f".{_CURRENT}.{uuid.uuid4().hex}"
         tmp.write_text(generation.directory.name, encoding="utf-8")
         os.replace(tmp, self._path / _CURRENT)
+        self._current_state = self._disk_current()
 
     def _open_current(self, schema: IndexSchema) -> _Generation | None:
         if self._path is None:
             return None
+        state = self._disk_current()
         try:
             name = (self._path / _CURRENT).read_text(encoding="utf-8").strip()
-            meta = json.loads((self._path / name / _META).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except OSError:
             return None
-        if meta.get("schema") != schema.fingerprint() or meta.get("analysis") != ANALYSIS_VERSION:
-            return None
-        try:
-            return _Generation(schema, self._path / name, heap=self._heap)
-        except ValueError:  # unreadable or of another layout: configure re-indexes its stored documents
-            return None
+        generation = self._open_generation(schema, name)
+        if generation is not None:
+            self._current_state = state
+        return generation
+
+    def _adopt_current(self, schema: IndexSchema) -> bool:
+        """Serve the index another process made for this schema, if there is one (no lock needed)."""
+        existing = self._open_current(schema)
+        if existing is None:
+            return False
+        self._schema, self._live = schema, existing
+        return True
 
     def _previous_documents(self) -> list[dict[str, Any]]:
         """Documents of the index on disk (any schema), for carrying them into a new schema."""
@@ -544,75 +721,107 @@ class EmbeddedSearchEngine:
         return [json.loads(searcher.doc(address)["_src"][0]) for _, address in hits]
 
     def _cleanup(self, keep: _Generation) -> None:
+        """Remove other generations; only with the directory lock held (a rebuild elsewhere holds it)."""
         if self._path is None or keep.directory is None:
             return
+        try:
+            named = (self._path / _CURRENT).read_text(encoding="utf-8").strip()
+        except OSError:
+            named = keep.directory.name
         for child in self._path.iterdir():
-            if child.is_dir() and child.name.startswith("gen-") and child != keep.directory:
+            if child.is_dir() and child.name.startswith("gen-") and child.name not in (keep.directory.name, named):
                 shutil.rmtree(child, ignore_errors=True)
+
+    def _cleanup_if_free(self, keep: _Generation) -> None:
+        if self._dir_lock.acquire(0):
+            try:
+                self._cleanup(keep)
+            finally:
+                self._dir_lock.release()
 
     # --- the protocol ------------------------------------------------------------------------------
 
     async def configure(self, schema: IndexSchema) -> None:
+        self._wanted = schema
         async with self._write_lock:
             if self._schema is not None and self._schema.fingerprint() == schema.fingerprint():
                 return
             old = self._live
-            if old is not None:
-                carried = await self._write(old.all_documents)
-            else:
-                existing = await self._write(self._open_current, schema)
-                if existing is not None:
-                    self._schema, self._live = schema, existing
-                    await self._write(self._cleanup, existing)  # leftovers of an interrupted rebuild
-                    return
-                carried = await self._write(self._previous_documents)
-            generation = await self._write(self._new_generation, schema)
+            if old is None and await self._write(self._adopt_current, schema):
+                assert self._live is not None
+                await self._write(self._cleanup_if_free, self._live)  # leftovers of an interrupted rebuild
+                return
+            # A new generation is needed. Take the directory, then look again: another process may
+            # have made it while we waited.
+            await self._write(self._dir_lock.require, self._lock_timeout)
             try:
-                if carried:
-                    await self._write(generation.add, check_documents(schema, carried), False)
-                await self._write(generation.commit)
-                await self._write(self._publish, generation)
-            except BaseException:
-                await self._write(generation.close)
-                raise
-            self._schema, self._live = schema, generation
-            if old is not None:
-                await self._write(old.close)
-            await self._write(self._cleanup, generation)
+                if old is None and await self._write(self._adopt_current, schema):
+                    return
+                if old is not None:
+                    carried = await self._write(old.all_documents)
+                else:
+                    carried = await self._write(self._previous_documents)
+                generation = await self._write(self._new_generation, schema)
+                try:
+                    if carried:
+                        await self._write(generation.add, check_documents(schema, carried), False)
+                    await self._write(generation.commit)
+                    await self._write(self._publish, generation)
+                except BaseException:
+                    await self._write(generation.close)
+                    raise
+                self._schema, self._live = schema, generation
+                if old is not None:
+                    await self._write(old.close)
+                await self._write(self._cleanup, generation)
+            finally:
+                await self._write(self._dir_lock.release)
 
     async def upsert(self, documents: Sequence[Mapping[str, Any]]) -> None:
-        schema, _ = self._require()
+        schema, _ = await self._ready(writing=True)
         docs = check_documents(schema, documents)
         if not docs:
             return
         docs = list({d[schema.primary_key]: d for d in docs}.values())  # the last version of an id wins
         async with self._write_lock:
-            _, live = self._require()
-            await self._write(self._apply, live, "upsert", docs)
+            await self._write(self._apply_live, "upsert", docs)
             if self._journal is not None:
                 self._journal.append(("upsert", docs))
 
     async def delete(self, ids: Sequence[str]) -> None:
-        self._require()
+        await self._ready(writing=True)
         wanted = [i for i in dict.fromkeys(ids) if isinstance(i, str)]
         if not wanted:
             return
         async with self._write_lock:
-            _, live = self._require()
-            await self._write(self._apply, live, "delete", wanted)
+            await self._write(self._apply_live, "delete", wanted)
             if self._journal is not None:
                 self._journal.append(("delete", wanted))
 
+    def _apply_live(self, op: str, payload: list[Any]) -> None:
+        """Write into the generation that is live on disk now, holding the directory lock."""
+        self._dir_lock.require(self._lock_timeout)
+        try:
+            self._follow()
+            _, live = self._require()
+            self._apply(live, op, payload)
+        finally:
+            self._dir_lock.release()
+
     @staticmethod
     def _apply(generation: _Generation, op: str, payload: list[Any]) -> None:
-        if op == "upsert":
-            generation.add(payload, True)
-        else:
-            generation.remove(payload)
-        generation.commit()
+        try:
+            if op == "upsert":
+                generation.add(payload, True)
+            else:
+                generation.remove(payload)
+            generation.commit()
+        except BaseException:
+            generation.abandon()
+            raise
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        schema, live = self._require()
+        schema, live = await self._ready()
         checked = validate_query(schema, query)
         started = time.perf_counter()
         plan = plan_query(checked.q)
@@ -675,7 +884,7 @@ class EmbeddedSearchEngine:
         )
 
     async def suggest(self, prefix: str, limit: int = 8) -> list[dict[str, Any]]:
-        schema, live = self._require()
+        schema, live = await self._ready()
         text = validate_suggest(prefix, limit)
         plan = plan_query(text)
         if plan.empty:
@@ -695,48 +904,60 @@ class EmbeddedSearchEngine:
         return out
 
     async def health(self) -> None:
-        _, live = self._require()
+        _, live = await self._ready()
         try:
             await asyncio.to_thread(live.count)
         except (ValueError, RuntimeError, OSError) as exc:
             raise SearchUnavailable("the embedded search index cannot be read") from exc
 
     async def count(self) -> int:
-        _, live = self._require()
+        _, live = await self._ready()
         return await asyncio.to_thread(live.count)
 
     async def rebuild(self, documents: DocumentSource, on_progress: ProgressCallback | None = None) -> int:
-        schema, _ = self._require()
+        schema, _ = await self._ready(writing=True)
         async with self._rebuild_lock:
-            async with self._write_lock:
-                self._journal = []
-            generation = await self._write(self._new_generation, schema)
-            done = 0
+            # The whole rebuild holds the directory: another process's writes wait (and its drain does
+            # not run: the change-log lease is held by whoever called this), so none is lost in the swap.
+            await self._write(self._dir_lock.require, self._lock_timeout)
             try:
-                async for batch in batched(documents, _BATCH):
-                    docs = check_documents(schema, batch)
-                    await self._write(generation.add, docs, True)
-                    done += len(docs)
-                    if on_progress is not None:
-                        on_progress(done)
-                await self._write(generation.commit)
-                async with self._write_lock:
-                    for op, payload in self._journal or []:
-                        await self._write(self._apply, generation, op, payload)
-                    await self._write(self._publish, generation)
-                    old, self._live = self._live, generation
-                    self._journal = None
-            except BaseException:
-                async with self._write_lock:
-                    self._journal = None
-                await self._write(generation.close)
-                if generation.directory is not None:
-                    await self._write(shutil.rmtree, generation.directory, True)
-                raise
-            if old is not None:
-                await self._write(old.close)
-            await self._write(self._cleanup, generation)
-            return await asyncio.to_thread(generation.count)
+                return await self._rebuild_locked(schema, documents, on_progress)
+            finally:
+                await self._write(self._dir_lock.release)
+
+    async def _rebuild_locked(
+        self, schema: IndexSchema, documents: DocumentSource, on_progress: ProgressCallback | None
+    ) -> int:
+        async with self._write_lock:
+            await self._write(self._follow)
+            self._journal = []
+        generation = await self._write(self._new_generation, schema)
+        done = 0
+        try:
+            async for batch in batched(documents, _BATCH):
+                docs = check_documents(schema, batch)
+                await self._write(generation.add, docs, True)
+                done += len(docs)
+                if on_progress is not None:
+                    on_progress(done)
+            await self._write(generation.commit)
+            async with self._write_lock:
+                for op, payload in self._journal or []:
+                    await self._write(self._apply, generation, op, payload)
+                await self._write(self._publish, generation)
+                old, self._live = self._live, generation
+                self._journal = None
+        except BaseException:
+            async with self._write_lock:
+                self._journal = None
+            await self._write(generation.close)
+            if generation.directory is not None:
+                await self._write(shutil.rmtree, generation.directory, True)
+            raise
+        if old is not None:
+            await self._write(old.close)
+        await self._write(self._cleanup, generation)
+        return int(await asyncio.to_thread(generation.count))
 
     async def close(self) -> None:
         async with self._write_lock:
