@@ -6,6 +6,7 @@ Every error ends the command with one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -151,13 +152,36 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit when the queue is empt
     settings = settings_or_exit()
     if not settings.redis_url:
         fail("the worker needs REDIS_URL; in the embedded profile jobs run inside 'allmende serve'")
+    run(_work(settings, burst))
+
+
+async def _work(settings: Settings, burst: bool) -> None:
+    import signal
+
     from allmende.app import build_adapters
-    from allmende.core.jobs.arq_runner import build_worker
+    from allmende.core.jobs.arq_runner import build_worker, run_worker
+    from allmende.core.search import SearchUnavailable
 
     adapters = build_adapters(settings)
-    assert settings.redis_url is not None
-    worker_ = build_worker(adapters.registry, adapters.job_context(), settings.redis_url, burst=burst)
-    worker_.run()
+    redis_url = settings.redis_url
+    assert redis_url is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        # The worker drains the change log into the search index, so it opens the index like the app
+        # does. If that fails now (engine down, another process rebuilding), the first write retries.
+        with contextlib.suppress(SearchUnavailable):
+            await adapters.start()
+        await run_worker(
+            lambda: build_worker(
+                adapters.registry, adapters.job_context(), redis_url, burst=burst, handle_signals=False
+            ),
+            stop,
+        )
+    finally:
+        await adapters.close()
 
 
 async def _create_admin(settings: Settings, email: str, name: str, password: str) -> str:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from arq import Retry, create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
 from arq.worker import Function, Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from allmende.core.jobs.base import JobContext, JobRegistry, JobSpec, backoff_seconds
+
+log = structlog.get_logger("allmende.worker")
+
+#: What a lost Redis looks like from inside arq: the worker is rebuilt after a pause instead of exiting.
+REDIS_GONE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 def _serialize(data: dict[str, Any]) -> bytes:
@@ -112,10 +123,15 @@ def build_worker(
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["allmende"] = context
 
+    redis_settings = RedisSettings.from_dsn(redis_url)
+    # One attempt per start: while Redis is away, run_worker's loop waits and logs instead of arq's
+    # own five silent retries followed by an exit.
+    redis_settings.conn_retries = 0
+    redis_settings.conn_timeout = 2
     return Worker(
         functions=functions,
         cron_jobs=cron_jobs,
-        redis_settings=RedisSettings.from_dsn(redis_url),
+        redis_settings=redis_settings,
         queue_name=queue_name,
         burst=burst,
         handle_signals=handle_signals,
@@ -125,3 +141,47 @@ def build_worker(
         poll_delay=0.2,
         **SERIALIZERS,
     )
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_worker(
+    make_worker: Callable[[], Worker], stop: asyncio.Event, *, first_delay: float = 0.5, max_delay: float = 30.0
+) -> None:
+    """Run arq workers until ``stop`` is set (or a burst worker finishes).
+
+    arq's worker ends when its Redis connection breaks; an operator's worker must outlive a Redis
+    restart. So each loss of Redis closes the worker, waits (0.5 s, doubling up to 30 s; reset after
+    a worker ran for a minute) and starts a fresh one. Jobs that were running are run again by arq
+    (its in-progress keys expire), which is why every job is idempotent. Any other error ends the
+    loop: a bug should stop the process and show, not spin.
+    """
+    delay = first_delay
+    while not stop.is_set():
+        worker = make_worker()
+        started = time.monotonic()
+        running = asyncio.create_task(worker.async_run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        error: BaseException | None = None
+        if running.done():
+            error = None if running.cancelled() else running.exception()
+        else:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_GONE):
+                await running
+        with contextlib.suppress(asyncio.CancelledError, *REDIS_GONE):
+            await worker.close()
+        if stop.is_set() or (running.done() and error is None and not running.cancelled()):
+            return  # stopped, or a burst worker emptied the queue
+        if error is not None and not isinstance(error, REDIS_GONE):
+            raise error
+        if time.monotonic() - started > 60:
+            delay = first_delay
+        log.warning("worker lost Redis; starting again", error=repr(error), retry_in_seconds=delay)
+        await _pause(stop, delay)
+        delay = min(delay * 2, max_delay)
