@@ -1,11 +1,15 @@
-"""The list envelope (``items``, ``total``, ``next_cursor``) and opaque keyset cursors."""
+"""The list envelope (``items``, ``total``, ``next_cursor``), opaque keyset cursors, and the bounds of the
+integers a client may send in a URL."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
 
+from litestar.params import PathParameter, QueryParameter
 from pydantic import BaseModel
 
 from allmende.core.problems import InvalidInput
@@ -13,6 +17,16 @@ from allmende.core.problems import InvalidInput
 T = TypeVar("T")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+# The largest value an INTEGER column holds (PostgreSQL: 32 bits signed): ids, revision numbers, counts.
+# Numbers from a URL are bounded by it, so a huge one is a 422 naming the parameter, not an overflow
+# in the database driver.
+MAX_INTEGER = 2**31 - 1
+MAX_CURSOR_LENGTH = 2048  # ours are a few dozen characters; longer ones are refused before decoding
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="items per page")]
+"""The ``limit`` query parameter of every list: 1 to ``MAX_LIMIT``."""
+PositiveNumber = Annotated[int, PathParameter(ge=1, le=MAX_INTEGER)]
+"""A number in a path (a revision, a stage): 1 to ``MAX_INTEGER``."""
 
 
 class Page(BaseModel, Generic[T]):
@@ -26,17 +40,52 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
+def decode_cursor(cursor: str | None, *, arity: int, dates: tuple[int, ...] = ()) -> list[Any] | None:
+    """The values of a cursor from ``encode_cursor``; anything else a client made up is a 422 naming ``cursor``.
+
+    Every keyset cursor ends with a row id and holds only strings and integers; integers are within
+    0..``MAX_INTEGER``, so a forged one cannot overflow a database column, and a string where the id belongs
+    cannot fail the service's ``int()``. ``dates`` names the positions that must hold an ISO date-time
+    (``encode_cursor([row.created_at.isoformat(), row.id])``), so ``datetime.fromisoformat`` cannot fail either.
+    """
     if cursor is None or cursor == "":
         return None
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError(cursor)
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not one this API handed out", field="cursor") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise InvalidInput("cursor is not one this API handed out", field="cursor")
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")), parse_constant=_no_constant)
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        raise _foreign_cursor() from None
+    if not isinstance(values, list) or len(values) != arity or not all(_plain(v) for v in values):
+        raise _foreign_cursor()
+    if not isinstance(values[-1], int) or not all(_is_datetime(values[i]) for i in dates):
+        raise _foreign_cursor()
     return values
+
+
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= MAX_INTEGER
+    return isinstance(value, str)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are no cursor values
+
+
+def _foreign_cursor() -> InvalidInput:
+    return InvalidInput("cursor is not one this API handed out", field="cursor")
 
 
 def check_limit(limit: int) -> int:
