@@ -24,12 +24,14 @@ from allmende.core.db import Database
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.mail import LogMailer, Mail, MailError, SmtpConfig, SmtpMailer, build_mailer
 from allmende.core.notifications import (
+    CLAIM_SECONDS,
     MAX_ATTEMPTS,
     Notification,
     OutboundMail,
     Recipient,
     enqueue_pending,
     notify,
+    send_mail_job,
 )
 from allmende.core.settings import Settings, SettingsError, load_settings
 from allmende.core.types import utcnow
@@ -273,6 +275,81 @@ async def test_a_request_never_waits_for_the_mail_server(
     await enqueue_pending(session, adapters.jobs)
     assert (await asyncio.wait_for(client.get("/healthz"), timeout=5)).status_code == 200
     assert queue_of(adapters).pending == 1
+
+
+class Gated:
+    """A mailer whose sends wait for the test to let them finish (``outcome``: None succeeds, else raised)."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+        self.outcome: Exception | None = None
+        self.sent: list[Mail] = []
+
+    async def send(self, mail: Mail) -> None:
+        self.entered.set()
+        await self.go.wait()
+        if self.outcome is not None:
+            raise self.outcome
+        self.sent.append(mail)
+
+
+@pytest.mark.parametrize("late_outcome", ["succeeds", "fails"])
+async def test_a_late_finisher_whose_claim_was_taken_over_cannot_release_or_resend(
+    adapters: Adapters, database: Database, smtp: SmtpSink, late_outcome: str
+) -> None:
+    """The first sender stalls past its claim (its renewals lost, as in a long database outage); a second
+    job takes the mail over and delivers it. Whatever the first sender's SMTP exchange then does, it
+    cannot release or reschedule the row, and nothing sends the mail a third time."""
+    use_smtp(adapters, smtp)
+    [person] = await _recipients(database, 1)
+    async with database.unit_of_work() as session:
+        notify(session, [person], "test.kind", "Übernommen", "x")
+    [mail] = await _outbox(database)
+    late = Gated()
+    adapters.mailer = late
+    first = asyncio.create_task(send_mail_job(adapters.job_context(), mail=str(mail.uuid)))
+    await asyncio.wait_for(late.entered.wait(), timeout=5)
+    [claimed] = await _outbox(database)
+    assert claimed.claimed_until is not None and claimed.claimed_until <= utcnow() + timedelta(seconds=CLAIM_SECONDS)
+    async with database.unit_of_work() as session:  # the claim lapses: nobody renewed it in time
+        row = await session.get(OutboundMail, claimed.id)
+        assert row is not None
+        row.claimed_until = utcnow() - timedelta(seconds=1)
+    adapters.mailer = SmtpMailer(smtp.url, SENDER, timeout=5)
+    assert await send_mail_job(adapters.job_context(), mail=str(mail.uuid)) == "sent"
+    late.outcome = None if late_outcome == "succeeds" else MailError("the connection broke")
+    late.go.set()
+    if late_outcome == "succeeds":
+        assert await first == "sent-late"
+    else:
+        with pytest.raises(MailError):
+            await first
+    [done] = await _outbox(database)
+    assert done.sent_at is not None and done.claimed_until is None and done.failed_at is None
+    assert done.attempts == 2 and done.last_error is None
+    await adapters.jobs.enqueue("mail.flush", now=(utcnow() + timedelta(days=1)).isoformat())
+    await adapters.jobs.enqueue("mail.send", mail=str(mail.uuid))
+    await queue_of(adapters).run_pending()
+    assert smtp.subjects(person.email) == ["Übernommen"]
+
+
+async def test_an_smtp_exchange_past_its_deadline_is_cut_and_fails(smtp: SmtpSink) -> None:
+    """A server that never answers the end of DATA: the mailer gives up at its deadline, not the job's."""
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def stall(server: Any, session: Any, envelope: Any) -> str:
+        await release.wait()
+        return "451 too late"
+
+    smtp.handle_DATA = stall  # type: ignore[method-assign]
+    mailer = SmtpMailer(smtp.url, SENDER, timeout=30, deadline=1)
+    started = loop.time()
+    with pytest.raises(MailError, match="longer than 1 s"):
+        await mailer.send(Mail(to="a@b.example", subject="x", body="y"))
+    assert loop.time() - started < 5
+    smtp._controller.loop.call_soon_threadsafe(release.set)
 
 
 # --- the inbox API ------------------------------------------------------------------------------------------
