@@ -16,13 +16,13 @@ from litestar import Litestar, Request
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as account_services
@@ -39,10 +39,12 @@ from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
 from allmende.core.mail import LogMailer, Mailer, build_mailer  # issue 7
 from allmende.core.notifications import MAIL_JOBS, InboxController, enqueue_pending  # issue 7
+from allmende.core.outages import OUTAGE_HANDLERS
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.search import EmbeddedSearchEngine, MeilisearchEngine, SearchEngine, SearchUnavailable
 from allmende.core.search.base import SortDirection
 from allmende.core.search_http import SearchApi, SearchController
+from allmende.core.sessions import UNAVAILABLE_MARK, GuardedStore, LazySessionConfig, store_unavailable
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
 from knowledge import services as knowledge_services
@@ -128,7 +130,9 @@ def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -
     store: Store
     if settings.redis_url:
         jobs = ArqJobQueue(settings.redis_url)
-        store = RedisStore.with_client(url=settings.redis_url, namespace="allmende")
+        # Short timeouts: a Redis that hangs must cost a request a second or two, then a 503.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+        store = RedisStore(redis, namespace="allmende", handle_client_shutdown=True)
     else:
         jobs = InProcessJobQueue(registry)
         store = FileStore(settings.data_dir / "store")
@@ -164,6 +168,10 @@ async def _principal(request: Request[Any, Any, Any], db_session: NamedDependenc
         return await account_services.principal_for_token(db_session, token.strip())
     if "session" not in request.scope:
         return ANONYMOUS
+    if request.scope.get("state", {}).get(UNAVAILABLE_MARK):
+        # A session cookie came, but the store is away: we cannot tell who this is. 503, not anonymous,
+        # so that nobody is shown a page as if signed out or loses a form to a misleading 401.
+        raise store_unavailable()
     user_uuid = request.session.get("user") if request.session else None
     if not user_uuid:
         return ANONYMOUS
@@ -222,10 +230,12 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             if owns_adapters:
                 await adapters.close()
 
-    session_config = ServerSideSessionConfig(
+    store = adapters.store if isinstance(adapters.store, GuardedStore) else GuardedStore(adapters.store)
+    session_config = LazySessionConfig(
         secure=settings.secure_cookies,
         samesite="lax",
         max_age=8 * 3600,
+        renew_on_access=True,  # sessions are written only on change; reading keeps an active one alive
         exclude=["/healthz", "/readyz", "/schema", "/api/v1/search"],
     )
     return Litestar(
@@ -239,11 +249,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             "readiness": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
             "search_api": Provide(lambda: search_api, use_cache=True, sync_to_thread=False),
             "login_throttle": Provide(
-                lambda: LoginThrottle(
-                    adapters.store.with_namespace("login")
-                    if hasattr(adapters.store, "with_namespace")
-                    else adapters.store
-                ),
+                lambda: LoginThrottle(store.with_namespace("login")),
                 use_cache=True,
                 sync_to_thread=False,
             ),
@@ -256,9 +262,10 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
                 config=csrf_config(settings.effective_secret_key, secure=settings.secure_cookies),
             ),
         ],
-        stores={"sessions": adapters.store},
+        stores={"sessions": store},
         before_request=require_json_body,
-        exception_handlers=html_aware(exception_handlers),  # browsers get the web's German error pages
+        # browsers get the web's German error pages; outages of the database or Redis are 503s
+        exception_handlers=html_aware({**exception_handlers, **OUTAGE_HANDLERS}),
         openapi_config=OpenAPIConfig(
             title="Allmende API",
             version="1",

@@ -184,6 +184,10 @@ def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+# public names for the handlers other core modules compose (allmende.core.outages)
+problem_handler = _problem_handler
+internal_error = _internal_handler
+
 exception_handlers: ExceptionHandlersMap = {
     Problem: _problem_handler,
     ValidationException: _validation_handler,

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from allmende.core.outages import outage_problem
 from allmende.core.problems import Problem
 from allmende.web import i18n
 from allmende.web.i18n import gettext
@@ -27,6 +28,8 @@ MACHINE_PREFIXES = ("/api/", "/federation/", "/schema", "/healthz", "/readyz", "
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Page:
     i18n.activate(locale_of(request))
     status = 500
+    if not isinstance(exc, Problem | HTTPException):
+        exc = outage_problem(exc) or exc  # a database or Redis outage is a 503, not a 500
     if isinstance(exc, Problem):
         status = exc.status
     elif isinstance(exc, HTTPException):
@@ -34,7 +37,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Page:
     session: Any = request.scope.get("session")
     signed_in = isinstance(session, dict) and bool(session.get("user"))
     title, message = _words(status, exc)
-    if status >= 500:
+    if status >= 500 and status != 503:
         log.exception("page error", exc_info=exc, path=request.url.path)
     headers = {}
     if isinstance(exc, Problem) and exc.headers:
@@ -72,6 +75,14 @@ def _words(status: int, exc: Exception) -> tuple[str, str]:
         return gettext("Nicht möglich"), gettext("Diese Aktion ist auf dieser Seite nicht vorgesehen.")
     if status == 429:
         return gettext("Zu viele Anfragen"), gettext("Bitte warten Sie einen Moment und versuchen Sie es erneut.")
+    if status == 503:
+        return (
+            gettext("Kurz nicht erreichbar"),
+            gettext(
+                "Ein Teil der Plattform ist gerade nicht erreichbar, zum Beispiel während eines Neustarts. "
+                "Bitte versuchen Sie es in einigen Sekunden erneut."
+            ),
+        )
     if status < 500:
         return gettext("Ungültige Anfrage"), gettext("Die Anfrage enthält Angaben, die wir nicht verarbeiten können.")
     return (
