@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every route: request ids, access logs, security headers, CSRF, content types."""
+"""HTTP plumbing shared by every route: request ids, access logs, security headers, body limits, CSRF,
+content types."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from allmende.core.bodylimits import BodyLimitsMiddleware
 from allmende.core.problems import Problem
 
 access_log = structlog.get_logger("allmende.access")
@@ -34,10 +36,14 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (taken from ``X-Request-ID`` if sane), logs it, and adds security headers."""
+    """Gives every request an id (taken from ``X-Request-ID`` if sane), logs it, and adds security headers.
+
+    Right inside it, before the session and CSRF middleware read anything, ``BodyLimitsMiddleware`` checks
+    JSON and form bodies (UTF-8, nesting depth, 64-bit integers), so hostile bodies are 4xx, never 500.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        self.app = BodyLimitsMiddleware(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
