@@ -48,14 +48,14 @@ async def _signed_in(base_url: str, email: str) -> httpx.AsyncClient:
     response = await http.post(
         "/api/v1/auth/login",
         json={"email": email, "password": PASSWORD},
-        headers={"x-csrftoken": http.cookies.get("csrftoken", "")},
+        headers={"x-csrftoken": http.cookies.get("csrftoken") or ""},
     )
     assert response.is_success, response.text
     return http
 
 
 def _csrf(http: httpx.AsyncClient) -> dict[str, str]:
-    return {"x-csrftoken": http.cookies.get("csrftoken", "")}
+    return {"x-csrftoken": http.cookies.get("csrftoken") or ""}
 
 
 async def _draft(vendor: httpx.AsyncClient, word: str) -> str:
