@@ -41,8 +41,9 @@ On disk the index lives in ``<path>/<generation>/``; ``<path>/CURRENT`` names th
 arrived meanwhile, then switches ``CURRENT`` (an atomic rename) and the in-memory reference: a search
 sees the old or the new index, never a half-built one. A changed schema is applied by re-indexing
 the stored documents into a new generation (as Meilisearch re-indexes on new settings). With
-``path=None`` the index lives in memory (tests). One process writes an index directory at a time
-(tantivy holds a writer lock).
+``path=None`` the index lives in memory (tests). Several processes may share the directory (the app,
+``allmende worker``, ``allmende reindex``): writes take a directory lock and are short, readers
+follow other processes' commits and generations (``docs/search-processes.md``).
 """
 
 from __future__ import annotations
