@@ -10,7 +10,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.principal import Principal
-from allmende.core.pagination import DEFAULT_LIMIT, Page
+from allmende.core.pagination import DEFAULT_LIMIT, MAX_INTEGER, Limit, Page, PositiveNumber
+from allmende.core.problems import InvalidInput
 from allmende.core.settings import Settings
 from knowledge import services
 from knowledge.schemas import (
@@ -59,10 +60,10 @@ class CaseStudyController(Controller):
         stage: FromQuery[str | None] = None,
         sector: FromQuery[str | None] = None,
         step: FromQuery[str | None] = None,
-        cohort: FromQuery[int | None] = None,
+        cohort: Annotated[int | None, QueryParameter(ge=1990, le=2100)] = None,  # the years a case study allows
         bundesland: FromQuery[str | None] = None,
         organization: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[CaseStudyOut]:
         rows, total, next_cursor = await services.list_case_studies(
@@ -203,15 +204,18 @@ class GuideController(Controller):
         slug: FromPath[str],
         db_session: Session,
         principal: Caller,
-        from_: Annotated[int, QueryParameter(name="from")] = 1,
-        to: FromQuery[int] = 1,
+        # Bounded by hand: Litestar's own ge/le error would name the Python parameter, from_, not from.
+        from_: Annotated[int, QueryParameter(name="from", schema_extra={"minimum": 1, "maximum": MAX_INTEGER})] = 1,
+        to: Annotated[int, QueryParameter(ge=1, le=MAX_INTEGER)] = 1,
     ) -> RevisionDiffOut:
+        if not 1 <= from_ <= MAX_INTEGER:
+            raise InvalidInput(f"from must be between 1 and {MAX_INTEGER}", field="from")
         guide = await services.get_guide(db_session, principal, slug)
         return await services.diff(db_session, guide, from_, to)
 
     @post("/{slug:str}/revisions/{number:int}/restore", status_code=200)
     async def restore(
-        self, slug: FromPath[str], number: FromPath[int], db_session: Session, principal: Caller, settings: Config
+        self, slug: FromPath[str], number: PositiveNumber, db_session: Session, principal: Caller, settings: Config
     ) -> Response[GuideOut]:
         guide = await services.get_guide(db_session, principal, slug)
         return await _guide(db_session, await services.restore(db_session, principal, guide, number), settings)
@@ -226,7 +230,7 @@ class StageController(Controller):
         return await services.stages(db_session)
 
     @get("/{number:int}")
-    async def get_stage(self, number: FromPath[int], db_session: Session) -> StageDetail:
+    async def get_stage(self, number: PositiveNumber, db_session: Session) -> StageDetail:
         return await services.stage(db_session, number)
 
 

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
 from allmende.accounts.principal import Principal
-from allmende.core.pagination import DEFAULT_LIMIT, Page
+from allmende.core.pagination import DEFAULT_LIMIT, Limit, Page
 from allmende.core.settings import Settings
 from marketplace import services
 from marketplace.schemas import (
@@ -99,7 +99,7 @@ class SolutionController(Controller):
         provider: FromQuery[str | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         sort: FromQuery[str] = "name",
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[SolutionOut]:
         filters = services.SolutionFilters(
@@ -287,7 +287,7 @@ class OfferRequestController(Controller):
             str | None, QueryParameter(required=False, description="requester | participant | vendor | joinable")
         ] = None,
         state_filter: Annotated[str | None, QueryParameter(name="state", required=False)] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[OfferRequestOut]:
         return await services.list_offer_requests(
@@ -446,7 +446,7 @@ class OfferRequestController(Controller):
         vendor: FromPath[str],
         db_session: Session,
         principal: Caller,
-        limit: FromQuery[int] = 50,
+        limit: Limit = 50,
         cursor: FromQuery[str | None] = None,
     ) -> Page[MessageOut]:
         return await services.list_messages(db_session, principal, request_id, vendor, limit=limit, cursor=cursor)

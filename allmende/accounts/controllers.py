@@ -28,7 +28,7 @@ from allmende.accounts.schemas import (
     UserOut,
 )
 from allmende.accounts.throttle import LoginThrottle
-from allmende.core.pagination import DEFAULT_LIMIT, Page
+from allmende.core.pagination import DEFAULT_LIMIT, Limit, Page
 from allmende.core.problems import Unauthorized
 from allmende.core.settings import Settings
 
@@ -112,7 +112,7 @@ class OrganizationController(Controller):
         kind: FromQuery[OrganizationKind | None] = None,
         bundesland: FromQuery[str | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[OrganizationOut]:
         return await services.list_organizations(

@@ -17,7 +17,9 @@ from pydantic import BaseModel
 
 from allmende.core.problems import InvalidInput, ServiceUnavailable
 from allmende.core.search.base import (
+    MAX_PAGE,
     MAX_PER_PAGE,
+    MAX_SUGGEST,
     IndexSchema,
     InvalidSearch,
     SearchEngine,
@@ -113,9 +115,9 @@ class SearchController(Controller):
         search_api: NamedDependency[SearchApi],
         q: Annotated[str, QueryParameter(max_length=1000)] = "",
         sort: FromQuery[str] = "relevance",
-        page: FromQuery[int | None] = None,
-        per_page: FromQuery[int] = 20,
-        cursor: FromQuery[str | None] = None,
+        page: Annotated[int | None, QueryParameter(ge=1, le=MAX_PAGE)] = None,
+        per_page: Annotated[int, QueryParameter(ge=1, le=MAX_PER_PAGE)] = 20,
+        cursor: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,9}$", description="a page number")] = None,
         facet: Annotated[list[str] | None, QueryParameter(required=False)] = None,
     ) -> SearchOut:
         if len(q) > MAX_QUERY_LENGTH:
@@ -149,7 +151,7 @@ class SearchController(Controller):
         self,
         search_api: NamedDependency[SearchApi],
         q: Annotated[str, QueryParameter(max_length=200)] = "",
-        limit: FromQuery[int] = 8,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_SUGGEST)] = 8,
     ) -> SuggestOut:
         items = await _run(search_api.engine.suggest(q, limit)) if q.strip() else []
         for item in items:

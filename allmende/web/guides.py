@@ -20,6 +20,7 @@ from litestar.params import FromPath
 from pydantic import ValidationError
 
 from allmende.core import markdown
+from allmende.core.pagination import PositiveNumber
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
 from allmende.core.text import slugify
 from allmende.web.forms import Field
@@ -492,7 +493,12 @@ async def history(request: AnyRequest, slug: FromPath[str], db_session: Session,
     status_code=303,
 )
 async def restore(
-    request: AnyRequest, slug: FromPath[str], number: FromPath[int], db_session: Session, principal: Caller, viewer: Who
+    request: AnyRequest,
+    slug: FromPath[str],
+    number: PositiveNumber,
+    db_session: Session,
+    principal: Caller,
+    viewer: Who,
 ) -> Any:
     if not viewer.signed_in:
         return login_redirect(request)
