@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from allmende.core.records import SharedRecord
+from allmende.core.records import SharedRecord, version_checked
 from allmende.core.types import PortableJSON, UTCDateTime, utcnow
 
 
@@ -149,6 +149,9 @@ class OfferRequestKind(enum.StrEnum):
 
 class OfferRequest(SQLModel, table=True):
     __tablename__ = "offer_request"
+    # The services change a request only under its row lock; the condition on the version keeps any
+    # other write from overwriting a change it never saw (a 412, not a lost update).
+    __mapper_args__ = version_checked("version")
 
     id: int | None = Field(default=None, primary_key=True)
     uuid: uuid_module.UUID = Field(default_factory=uuid_module.uuid4, unique=True, index=True)
@@ -220,6 +223,7 @@ class Offer(SQLModel, table=True):
 
     __tablename__ = "offer"
     __table_args__ = (UniqueConstraint("request_id", "vendor_id", name="uq_offer_request_vendor_once"),)
+    __mapper_args__ = version_checked("current_revision")  # as for OfferRequest
 
     id: int | None = Field(default=None, primary_key=True)
     uuid: uuid_module.UUID = Field(default_factory=uuid_module.uuid4, unique=True, index=True)

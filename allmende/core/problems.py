@@ -14,6 +14,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from pydantic import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("allmende.problems")
@@ -192,6 +193,12 @@ exception_handlers: ExceptionHandlersMap = {
     Problem: _problem_handler,
     ValidationException: _validation_handler,
     HTTPException: _http_handler,
+    # A version-conditioned UPDATE that matched no row: another writer won the race (issue 12). The
+    # sessions of ``Database`` raise PreconditionFailed themselves; this catches any other session.
+    StaleDataError: lambda request, _exc: _problem_handler(
+        request,
+        PreconditionFailed("the record has changed since you read it; read it again and retry", field="If-Match"),
+    ),
     Exception: _internal_handler,
 }
 

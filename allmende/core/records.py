@@ -18,12 +18,29 @@ from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from sqlalchemy import event, inspect, update
-from sqlalchemy.orm import Session
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import Session, declared_attr
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.types import UTCDateTime, utcnow
 
 Operation = Literal["create", "update", "delete"]
+
+
+def version_checked(column: str) -> Any:
+    """``__mapper_args__`` for optimistic concurrency on ``column``, which the code raises itself.
+
+    SQLAlchemy then writes every UPDATE as ``… WHERE <column> = <the value read>``. If it matches no row,
+    another transaction committed a change in between (on PostgreSQL the UPDATE waits for that commit,
+    then finds the old value gone), and the flush raises StaleDataError: the whole transaction rolls
+    back and ``Database``'s sessions report a 412 (``allmende.core.db``).
+    """
+
+    @declared_attr.directive
+    def __mapper_args__(cls: Any) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c[column], "version_id_generator": False}
+
+    return __mapper_args__
 
 
 class SharedRecord(SQLModel):
@@ -38,6 +55,9 @@ class SharedRecord(SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    # Every UPDATE carries ``WHERE version = <the version read>``; the hook below sets the new version.
+    __mapper_args__ = version_checked("version")
 
     @property
     def is_deleted(self) -> bool:
@@ -71,6 +91,20 @@ class ChangeLogCounter(SQLModel, table=True):
 
 class HardDeleteForbidden(RuntimeError):
     pass
+
+
+async def hold_for_change(session: AsyncSession, record: SharedRecord) -> None:
+    """Wait until no other transaction writes shared records, then re-read ``record``.
+
+    Call it before checking If-Match or the state of a record that is about to change. Every writer of
+    shared records holds the change-log counter until it commits (see ``_append_changes``), so once this
+    transaction holds it too, the re-read record is the latest committed one and stays so: the check
+    sees what the UPDATE will overwrite. Taking the counter first (and the record's row only with the
+    UPDATE) keeps one lock order for every writer, so writers queue and never deadlock. On SQLite,
+    which has one writer at a time anyway, ``FOR UPDATE`` is left out.
+    """
+    await session.exec(select(ChangeLogCounter.id).where(ChangeLogCounter.id == 1).with_for_update())
+    await session.refresh(record)
 
 
 def _operation(session: Session, record: SharedRecord, is_new: bool) -> Operation | None:
