@@ -21,6 +21,7 @@ from allmende.core import markdown
 from allmende.core.audit import record_audit
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
+from allmende.core.records import hold_for_change
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
@@ -235,6 +236,7 @@ async def update_case_study(
     session: AsyncSession, principal: Principal, study: CaseStudy, changes: dict[str, Any], if_match: str | None
 ) -> CaseStudy:
     _require_author(principal, study)
+    await hold_for_change(session, study)  # the check below sees the latest committed version
     accounts.check_version(study.etag, if_match)
     if study.state in ("submitted", "archived") or study.pending_state == "submitted":
         raise Conflict(f"a {study.state} case study cannot be edited now", field="state")
@@ -287,6 +289,7 @@ def _transition(
 
 async def submit_case_study(session: AsyncSession, principal: Principal, study: CaseStudy) -> CaseStudy:
     _require_author(principal, study)
+    await hold_for_change(session, study)
     if study.state == PUBLISHED and study.pending is not None and study.pending_state != "submitted":
         study.pending_state = "submitted"
         _transition(session, principal, study, "submit_edit", "pending", "submitted")
@@ -307,6 +310,7 @@ def _require_reviewer(principal: Principal, study: CaseStudy) -> None:
 
 async def publish_case_study(session: AsyncSession, principal: Principal, study: CaseStudy) -> CaseStudy:
     _require_reviewer(principal, study)
+    await hold_for_change(session, study)
     if study.state == PUBLISHED and study.pending_state == "submitted" and study.pending is not None:
         content = await _case_study_content(session, CaseStudyFields.model_validate(study.pending))
         for key, value in content.items():
@@ -331,6 +335,7 @@ async def request_case_study_changes(
     session: AsyncSession, principal: Principal, study: CaseStudy, reason: str
 ) -> CaseStudy:
     _require_reviewer(principal, study)
+    await hold_for_change(session, study)
     if study.state == PUBLISHED and study.pending_state == "submitted":
         study.pending_state = "changes_requested"
     elif study.state == "submitted":
@@ -349,6 +354,7 @@ async def archive_case_study(session: AsyncSession, principal: Principal, study:
     principal.require_authenticated()
     if not (principal.is_moderator or principal.has_role(study.author_organization_id, MemberRole.editor)):
         raise Forbidden("only moderators and the authors archive a case study")
+    await hold_for_change(session, study)
     if study.state != PUBLISHED:
         raise Conflict("only published case studies can be archived", field="state")
     study.state = "archived"
@@ -537,6 +543,7 @@ async def update_guide(
     principal.require_authenticated()
     if not _can_edit_guide(principal, guide):
         raise Forbidden("only moderators and editors of the author organization edit this guide")
+    await hold_for_change(session, guide)  # the check below sees the latest committed version
     accounts.check_version(guide.etag, if_match)
     note = changes.pop("note", None)
     current = {k: getattr(guide, k) for k in GuideFields.model_fields}
@@ -560,6 +567,7 @@ async def update_guide(
 
 async def publish_guide(session: AsyncSession, principal: Principal, guide: Guide) -> Guide:
     principal.require_moderator()
+    await hold_for_change(session, guide)
     if guide.state == PUBLISHED:
         raise Conflict("the guide is published already", field="state")
     record_audit(
@@ -642,6 +650,7 @@ async def restore(session: AsyncSession, principal: Principal, guide: Guide, num
     principal.require_authenticated()
     if not _can_edit_guide(principal, guide):
         raise Forbidden("only moderators and editors of the author organization restore revisions")
+    await hold_for_change(session, guide)  # the new revision's number follows the latest one
     old = await _revision(session, guide, number)
     fields = GuideFields(
         title=old.title, stage=old.stage, step=old.step, tags=old.tags, summary=old.summary, body=old.body

@@ -25,6 +25,7 @@ from allmende.core import markdown, notifications
 from allmende.core.audit import record_audit
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, invalid_input_from
+from allmende.core.records import hold_for_change
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
 from marketplace.models import (
@@ -565,6 +566,7 @@ async def update_solution(
 ) -> Solution:
     """Edit a draft in place; an edit to a published solution becomes its pending version."""
     _require_editor(principal, solution)
+    await hold_for_change(session, solution)
     accounts.check_version(solution.etag, if_match)
     external_id = changes.pop("external_id", solution.external_id)
     state = SolutionState(solution.state)
@@ -605,7 +607,7 @@ async def update_solution(
 
 async def submit(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
     _require_editor(principal, solution)
-    _check_optional_version(solution, if_match)
+    await _check_optional_version(session, solution, if_match)
     state = SolutionState(solution.state)
     if state is SolutionState.published and solution.pending is not None:
         if solution.pending_state == SolutionState.submitted.value:
@@ -623,7 +625,10 @@ async def submit(session: AsyncSession, principal: Principal, solution: Solution
     return solution
 
 
-def _check_optional_version(solution: Solution, if_match: str | None) -> None:
+async def _check_optional_version(session: AsyncSession, solution: Solution, if_match: str | None) -> None:
+    """Check If-Match, if sent, against the latest committed version; the state checks that follow see it
+    too, so two moderators publishing at once publish once."""
+    await hold_for_change(session, solution)
     if if_match is not None:
         accounts.check_version(solution.etag, if_match)
 
@@ -637,7 +642,7 @@ def _require_moderator_for(principal: Principal, solution: Solution) -> None:
 
 async def publish(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
     _require_moderator_for(principal, solution)
-    _check_optional_version(solution, if_match)
+    await _check_optional_version(session, solution, if_match)
     state = SolutionState(solution.state)
     if state is SolutionState.published and solution.pending_state == SolutionState.submitted.value:
         assert solution.pending is not None
@@ -662,7 +667,7 @@ async def request_changes(
     session: AsyncSession, principal: Principal, solution: Solution, reason: str, if_match: str | None
 ) -> Solution:
     _require_moderator_for(principal, solution)
-    _check_optional_version(solution, if_match)
+    await _check_optional_version(session, solution, if_match)
     state = SolutionState(solution.state)
     if state is SolutionState.published and solution.pending_state == SolutionState.submitted.value:
         solution.pending_state = SolutionState.changes_requested.value
@@ -693,7 +698,7 @@ async def archive(
     principal.require_authenticated()
     if not (principal.is_moderator or principal.has_role(solution.provider_id, MemberRole.editor)):
         raise Forbidden("only moderators and editors of the provider archive a solution")
-    _check_optional_version(solution, if_match)
+    await _check_optional_version(session, solution, if_match)
     if solution.state != SolutionState.published.value:
         raise Conflict(f"only published solutions can be archived; this one is {solution.state}", field="state")
     solution.state = SolutionState.archived.value
@@ -707,7 +712,7 @@ async def archive(
 
 async def delete_draft(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> None:
     _require_editor(principal, solution)
-    _check_optional_version(solution, if_match)
+    await _check_optional_version(session, solution, if_match)
     if solution.published_at is not None or solution.state in (SolutionState.published, SolutionState.archived):
         raise Conflict("only drafts that were never published can be deleted; archive published ones", field="state")
     solution.deleted_at = utcnow()
