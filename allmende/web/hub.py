@@ -16,7 +16,6 @@ from allmende.accounts import services as accounts
 from allmende.accounts.models import MemberRole
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
-from allmende.core.pagination import PositiveNumber
 from allmende.core.problems import NotFound
 from allmende.web import i18n
 from allmende.web.i18n import gettext
@@ -120,7 +119,7 @@ async def stages_page(db_session: Session, viewer: Who) -> Any:
 
 
 @get("/stufen/{number:int}", name="web:stage", include_in_schema=False)
-async def stage_page(number: PositiveNumber, db_session: Session, viewer: Who) -> Any:
+async def stage_page(number: FromPath[int], db_session: Session, viewer: Who) -> Any:
     try:
         detail = await knowledge.stage(db_session, number)
     except NotFound:
