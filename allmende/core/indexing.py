@@ -131,8 +131,8 @@ async def write_cursor(session: AsyncSession, name: str, seq: int) -> None:
 
 
 #: How long a drainer owns a derived store without renewing. Every batch renews it; a drainer that
-#: died leaves it to run out.
-LEASE_SECONDS = 60.0
+#: died (SIGKILL) leaves it to run out, and until then drains elsewhere wait: keep it short.
+LEASE_SECONDS = 15.0
 #: How long a drain waits for the lease before leaving the work to the drainer that holds it.
 LEASE_WAIT_SECONDS = 2.0
 
@@ -281,8 +281,10 @@ async def drain(
             total += consumed
         return total
     finally:
-        with contextlib.suppress(Exception):  # a database outage: the lease runs out by itself
-            await release_lease(database, cursor_name, owner)
+        # shielded: a drain cancelled by its runner (shutdown, lost Redis) must still hand the lease on;
+        # if the database is away, the lease runs out by itself
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.shield(release_lease(database, cursor_name, owner))
 
 
 async def rebuild(
@@ -321,8 +323,8 @@ async def rebuild(
         renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
-        with contextlib.suppress(Exception):
-            await release_lease(database, SEARCH_CURSOR, owner)
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.shield(release_lease(database, SEARCH_CURSOR, owner))
 
 
 async def backlog(database: Database, cursor_name: str = SEARCH_CURSOR) -> int:
