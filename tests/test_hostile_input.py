@@ -363,3 +363,15 @@ def test_decode_cursor_checks_dates_where_asked() -> None:
     ]
     with pytest.raises(Problem):
         decode_cursor(encode_cursor(["yesterday", 3]), arity=2, dates=(0,))
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 5000, "99999999999"])
+async def test_odd_numbers_in_page_urls_are_ignored_not_500s(
+    client: httpx.AsyncClient, database: Database, number: str
+) -> None:
+    """``str.isdigit`` accepts superscripts, other scripts' digits and any length; the pages must not."""
+    slug = await _guide(client, database)
+    history = await client.get(f"/leitfaeden/{slug}/versionen", params={"von": number, "bis": "1"})
+    assert history.status_code == 200, history.text[:300]
+    search = await client.get("/suche", params={"q": "Leitfaden", "seite": number})
+    assert search.status_code == 200

@@ -201,6 +201,18 @@ class SolutionForm:
             self.errors["_form"] = gettext("Die Angaben konnten nicht gespeichert werden: %(detail)s", detail=detail)
 
 
+MAX_NUMBER = 2_147_483_647  # the largest value an INTEGER column holds
+
+
+def small_number(text: str | None) -> int | None:
+    """A whole number from a form or URL, or None: ``str.isdigit`` also accepts "²" and 5,000 digits,
+    which ``int()`` or the database then refuse with a 500."""
+    if not text or len(text) > 10 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_NUMBER else None
+
+
 def iso_date(text: str) -> str | None:
     """ISO dates as browsers send them; German ``31.05.2024`` as people type them without a date picker."""
     german = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)

@@ -23,7 +23,7 @@ from allmende.core import markdown
 from allmende.core.pagination import PositiveNumber
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
 from allmende.core.text import slugify
-from allmende.web.forms import Field
+from allmende.web.forms import Field, small_number
 from allmende.web.hub import guide_missing, may_edit_guide
 from allmende.web.i18n import N_, gettext
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
@@ -373,7 +373,7 @@ async def update_guide(
     version = str(raw.get("version") or "")[:20]
     vocab = await load_vocabularies(db_session)
     form = GuideForm.from_post(raw)
-    shown_version = int(version) if version.isdigit() else guide.version
+    shown_version = small_number(version) or guide.version
     if raw.get("aktion") == "vorschau":
         form.validate(vocab)
         return _form_page(
@@ -448,8 +448,8 @@ async def history(request: AnyRequest, slug: FromPath[str], db_session: Session,
     wanted_from, wanted_to = (params.get("von") or "").strip(), (params.get("bis") or "").strip()
     pair: tuple[int, int] | None = (numbers[1], numbers[0]) if len(numbers) > 1 else None
     if wanted_from or wanted_to:
-        if wanted_from.isdigit() and wanted_to.isdigit() and int(wanted_from) in numbers and int(wanted_to) in numbers:
-            pair = (int(wanted_from), int(wanted_to))
+        if small_number(wanted_from) in numbers and small_number(wanted_to) in numbers:
+            pair = (int(wanted_from), int(wanted_to))  # checked by small_number above
         else:
             messages.append(
                 gettext("Diese Versionen gibt es nicht. Gezeigt wird der Unterschied der beiden neuesten Versionen.")

@@ -32,6 +32,7 @@ from allmende.core.problems import Problem
 from allmende.core.search.base import InvalidSearch, SearchHit, SearchQuery, SearchResult, SearchUnavailable
 from allmende.core.search_http import SearchApi
 from allmende.web import i18n, queries
+from allmende.web.forms import small_number
 from allmende.web.i18n import N_, gettext, ngettext
 from allmende.web.render import page, query_pairs, url_with
 from allmende.web.views import AnyRequest, Caller, Config, Session, Vocabularies, Who, load_vocabularies
@@ -236,8 +237,8 @@ def parse_state(request: AnyRequest, scope: Scope, known: dict[str, list[tuple[s
     state.sort = sort
     raw_page = (params.get("seite") or "").strip()
     if raw_page:
-        if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE:
-            state.page = int(raw_page)
+        if (number := small_number(raw_page)) is not None and 1 <= number <= MAX_PAGE:
+            state.page = number
         else:
             state.messages.append(gettext("Diese Seitenzahl gibt es nicht; hier ist die erste Seite."))
     cursor = params.get("cursor") or None

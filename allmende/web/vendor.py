@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from allmende.accounts import services as accounts
 from allmende.accounts.models import MemberRole
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
-from allmende.web.forms import FIELD_BY_NAME, GROUPS, SolutionForm, changed_fields, content_rows
+from allmende.web.forms import FIELD_BY_NAME, GROUPS, SolutionForm, changed_fields, content_rows, small_number
 from allmende.web.i18n import gettext
 from allmende.web.render import PENDING_LABELS, STATE_LABELS, Viewer, forbidden, page, redirect
 from allmende.web.views import AnyRequest, Caller, Config, Session, Vocabularies, Who, load_vocabularies, login_redirect
@@ -218,7 +218,7 @@ async def update_solution(
         mode="edit",
         status=409 if stale else 422,
         solution=out,
-        version=int(version) if version.isdigit() else solution.version,
+        version=small_number(version) or solution.version,
         stale=stale,
     )
 
