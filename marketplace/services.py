@@ -414,7 +414,7 @@ def _apply_sort(query: Any, sort: str, cursor: str | None) -> Any:
             )
         return query.order_by(col(Solution.name), col(Solution.id))
     if sort == "newest":
-        after = decode_cursor(cursor, arity=2)
+        after = decode_cursor(cursor, arity=2, dates=(0,))
         if after:
             from datetime import datetime
 
@@ -2584,7 +2584,7 @@ async def list_offer_requests(
             raise InvalidInput(f"state must be one of {', '.join(s.value for s in OfferRequestState)}", field="state")
         query = query.where(OfferRequest.state == state)
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    after = decode_cursor(cursor, arity=2)
+    after = decode_cursor(cursor, arity=2, dates=(0,))
     if after is not None:
         moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
         query = query.where(

@@ -375,3 +375,17 @@ async def test_odd_numbers_in_page_urls_are_ignored_not_500s(
     assert history.status_code == 200, history.text[:300]
     search = await client.get("/suche", params={"q": "Leitfaden", "seite": number})
     assert search.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/v1/solutions", {"sort": "newest"}), ("/api/v1/inbox", {}), ("/api/v1/offer-requests", {})],
+)
+async def test_a_forged_cursor_with_no_date_where_a_date_belongs_is_a_422(
+    client: httpx.AsyncClient, database: Database, path: str, params: dict[str, str]
+) -> None:
+    user = await make_user(database)
+    await login(client, user.email)
+    forged = cursor_of(b'["kein Datum", 1]')
+    response = await client.get(path, params={**params, "cursor": forged})
+    problem(response, 422, "cursor")

@@ -376,7 +376,7 @@ async def list_inbox(
     if unread:
         query = query.where(col(Notification.read_at).is_(None))
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    after = decode_cursor(cursor, arity=2)
+    after = decode_cursor(cursor, arity=2, dates=(0,))
     if after is not None:
         moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
         query = query.where(
