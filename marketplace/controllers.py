@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
 from allmende.accounts.principal import Principal
+from allmende.accounts.schemas import OptionalReasonIn
 from allmende.core.pagination import DEFAULT_LIMIT, Limit, Page
 from allmende.core.settings import Settings
 from marketplace import services
@@ -30,7 +31,6 @@ from marketplace.schemas import (
     OfferRequestOut,
     OfferRequestPatch,
     OfferRevisionOut,
-    OptionalReasonIn,
     ParticipantOut,
     Quantities,
     ReasonIn,

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from allmende.accounts.schemas import Name, Slug, Strict
+from allmende.accounts.schemas import Name, OrganizationRef, Slug, Strict
 
 SUMMARY_MAX = 200
 DESCRIPTION_MAX_BYTES = 100_000
@@ -167,17 +167,6 @@ class SolutionPatch(Strict):
 
 class ReasonIn(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
-
-
-class OptionalReasonIn(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
-
-
-class OrganizationRef(BaseModel):
-    slug: str
-    name: str
-    kind: str
-    bundesland: str | None
 
 
 class AdopterOut(BaseModel):

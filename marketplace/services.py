@@ -21,6 +21,7 @@ from allmende.accounts import services as accounts
 from allmende.accounts.models import PUBLIC_BODY_KINDS, MemberRole, Membership, Organization, User
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
+from allmende.accounts.schemas import OrganizationRef
 from allmende.core import markdown, notifications
 from allmende.core.audit import record_audit
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
@@ -63,7 +64,6 @@ from marketplace.schemas import (
     OfferRequestFields,
     OfferRequestOut,
     OfferRevisionOut,
-    OrganizationRef,
     ParticipantOut,
     ParticipantPriceOut,
     PendingOut,

@@ -129,3 +129,19 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="The token itself. It is shown only this once; store it safely.")
+
+
+# --- shared by the domain packages' schemas ------------------------------------------------------------
+# One class each, so that the API document names them once (two classes of one name would get module
+# prefixes there), and so that packages that may not import each other's schemas share them.
+
+
+class OrganizationRef(BaseModel):
+    slug: str
+    name: str
+    kind: str
+    bundesland: str | None
+
+
+class OptionalReasonIn(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
