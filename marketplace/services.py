@@ -1071,6 +1071,71 @@ async def all_solution_documents(session: AsyncSession) -> AsyncIterator[dict[st
             yield document
 
 
+# --- for other domains: what they may know of the catalog ----------------------------------------------------
+#
+# Other packages (offer requests) address solutions and their providers but do not read the catalog's
+# tables: they call these and get plain values back.
+
+
+@dataclass(frozen=True)
+class SolutionSummary:
+    """A solution as other domains see it: its local id, slug, name and provider, and whether it is live."""
+
+    id: int
+    slug: str
+    name: str
+    provider_id: int
+    published: bool  # published and not deleted: what the public sees
+
+
+def _summary(solution: Solution) -> SolutionSummary:
+    return SolutionSummary(
+        id=solution.id or 0,
+        slug=solution.slug,
+        name=solution.name,
+        provider_id=solution.provider_id,
+        published=not solution.is_deleted and solution.state == SolutionState.published.value,
+    )
+
+
+async def solution_by_slug(session: AsyncSession, slug: str) -> SolutionSummary | None:
+    """The solution with this slug in whatever state (deleted ones too; see ``published``), or None."""
+    solution = (await session.exec(select(Solution).where(Solution.slug == slug))).first()
+    return _summary(solution) if solution is not None else None
+
+
+async def solution_by_id(session: AsyncSession, solution_id: int) -> SolutionSummary | None:
+    """The solution with this local id in whatever state (deleted ones too; see ``published``), or None."""
+    solution = await session.get(Solution, solution_id)
+    return _summary(solution) if solution is not None else None
+
+
+async def providers_of_matching_solutions(
+    session: AsyncSession, sectors: Sequence[str], standards: Sequence[str], *, excluding_provider_id: int
+) -> list[tuple[int, int]]:
+    """(provider organization, its first matching solution) for every provider of a published solution that
+    carries one of ``sectors`` and one of ``standards`` (an empty list does not narrow), by solution id, leaving
+    out ``excluding_provider_id`` (a body does not ask itself). A market exploration goes to these providers."""
+    query = select(Solution.provider_id, Solution.id).where(
+        Solution.state == SolutionState.published.value,
+        col(Solution.deleted_at).is_(None),
+        Solution.provider_id != excluding_provider_id,
+    )
+    for vocabulary, terms in (("sectors", sectors), ("standards", standards)):
+        if terms:
+            query = query.where(
+                exists().where(
+                    col(SolutionFacet.solution_id) == col(Solution.id),
+                    col(SolutionFacet.vocabulary) == vocabulary,
+                    col(SolutionFacet.term).in_(terms),
+                )
+            )
+    vendors: dict[int, int] = {}
+    for provider_id, solution_id in await session.exec(query.order_by(col(Solution.id))):
+        vendors.setdefault(provider_id, solution_id or 0)
+    return list(vendors.items())
+
+
 # --- offer requests (Angebotsanfragen), bundled demand and offers: issue 7 ---------------------------------
 #
 # Who sees what is decided here, never in the controllers. A caller relates to a request through the
@@ -1332,10 +1397,10 @@ def _check_schedule(fields: OfferRequestFields, now: datetime) -> datetime:
 
 async def _addressing(
     session: AsyncSession, fields: OfferRequestFields, requester: Organization
-) -> tuple[OfferRequestKind, Solution | None]:
+) -> tuple[OfferRequestKind, SolutionSummary | None]:
     if fields.solution:
-        solution = (await session.exec(select(Solution).where(Solution.slug == fields.solution))).first()
-        if solution is None or solution.is_deleted or solution.state != SolutionState.published.value:
+        solution = await solution_by_slug(session, fields.solution)
+        if solution is None or not solution.published:
             raise InvalidInput(
                 f"'{fields.solution}' is not a published solution; offers are requested for published ones only",
                 field="solution",
@@ -1352,7 +1417,7 @@ def _apply_request_fields(
     fields: OfferRequestFields,
     deadline: datetime,
     kind: OfferRequestKind,
-    solution: Solution | None,
+    solution: SolutionSummary | None,
 ) -> None:
     request.kind = kind.value
     request.solution_id = solution.id if solution else None
@@ -1418,7 +1483,7 @@ async def _requester_row(session: AsyncSession, request: OfferRequest) -> OfferR
 
 async def _request_fields(session: AsyncSession, request: OfferRequest) -> dict[str, Any]:
     """The stored request as the input it came from (for merging a partial update)."""
-    solution = await session.get(Solution, request.solution_id) if request.solution_id else None
+    solution = await solution_by_id(session, request.solution_id) if request.solution_id else None
     own = await _requester_row(session, request)
     budget = None
     if request.budget_min_cents is not None or request.budget_max_cents is not None:
@@ -1486,28 +1551,13 @@ async def update_offer_request(
 async def _matching_vendors(session: AsyncSession, request: OfferRequest) -> list[tuple[int, int]]:
     """(vendor organization, the solution that matched) for every vendor the request goes to."""
     if request.kind == OfferRequestKind.solution.value:
-        solution = await session.get(Solution, request.solution_id) if request.solution_id else None
-        if solution is None or solution.is_deleted or solution.state != SolutionState.published.value:
+        solution = await solution_by_id(session, request.solution_id) if request.solution_id else None
+        if solution is None or not solution.published:
             raise InvalidInput("the solution is no longer published; edit the draft", field="solution")
-        return [(solution.provider_id, solution.id or 0)]
-    query = select(Solution.provider_id, Solution.id).where(
-        Solution.state == SolutionState.published.value,
-        col(Solution.deleted_at).is_(None),
-        Solution.provider_id != request.requester_id,
+        return [(solution.provider_id, solution.id)]
+    return await providers_of_matching_solutions(
+        session, request.sectors, request.standards, excluding_provider_id=request.requester_id
     )
-    for vocabulary, terms in (("sectors", request.sectors), ("standards", request.standards)):
-        if terms:
-            query = query.where(
-                exists().where(
-                    col(SolutionFacet.solution_id) == col(Solution.id),
-                    col(SolutionFacet.vocabulary) == vocabulary,
-                    col(SolutionFacet.term).in_(terms),
-                )
-            )
-    vendors: dict[int, int] = {}
-    for provider_id, solution_id in await session.exec(query.order_by(col(Solution.id))):
-        vendors.setdefault(provider_id, solution_id or 0)
-    return list(vendors.items())
 
 
 def _check_optional_request_version(request: OfferRequest, if_match: str | None) -> None:
@@ -2452,7 +2502,7 @@ async def offer_request_out(session: AsyncSession, relation: Relation) -> OfferR
     assert requester is not None
     solution_ref = None
     if request.solution_id is not None:
-        solution = await session.get(Solution, request.solution_id)
+        solution = await solution_by_id(session, request.solution_id)
         provider = await session.get(Organization, solution.provider_id) if solution else None
         if solution is not None and provider is not None:
             solution_ref = SolutionRefOut(slug=solution.slug, name=solution.name, provider=_org_ref(provider))
