@@ -1,7 +1,7 @@
 """The composition root: the one place that chooses adapters by configuration and builds the app.
 
 Core infrastructure (``allmende.core``, ``allmende.accounts``) knows no domain; the domain packages
-(``marketplace``, ``knowledge``, ``federation``) are wired in here and nowhere else.
+(``marketplace``, ``offer_requests``, ``knowledge``, ``federation``) are wired in here and nowhere else.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
 from knowledge.search import CASE_STUDIES, GUIDES
 from marketplace import services as marketplace_services
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
-from marketplace.jobs import JOBS as MARKETPLACE_JOBS  # issue 7
 from marketplace.search import SOLUTIONS
+from offer_requests.controllers import ROUTES as OFFER_REQUEST_ROUTES
+from offer_requests.jobs import JOBS as OFFER_REQUEST_JOBS  # issue 7
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -65,7 +66,7 @@ def build_job_registry() -> JobRegistry:
     """Every job of every domain, registered in one place so both runners see the same set."""
     registry = JobRegistry()
     registry.register(DRAIN_JOB)
-    for spec in (*MAIL_JOBS, *MARKETPLACE_JOBS):  # issue 7: e-mail outbox, offer-request deadlines
+    for spec in (*MAIL_JOBS, *OFFER_REQUEST_JOBS):  # issue 7: e-mail outbox, offer-request deadlines
         registry.register(spec)
     return registry
 
@@ -184,6 +185,7 @@ ROUTES = [
     AuthController,
     OrganizationController,
     *MARKETPLACE_ROUTES,
+    *OFFER_REQUEST_ROUTES,
     *KNOWLEDGE_ROUTES,
     SearchController,
     InboxController,  # issue 7

@@ -4,6 +4,7 @@ from allmende.accounts import models as accounts_models
 from allmende.core import audit, indexing, notifications, records
 from knowledge import models as knowledge_models
 from marketplace import models as marketplace_models
+from offer_requests import models as offer_requests_models
 
 __all__ = [
     "accounts_models",
@@ -12,5 +13,6 @@ __all__ = [
     "knowledge_models",
     "marketplace_models",
     "notifications",
+    "offer_requests_models",
     "records",
 ]

@@ -28,7 +28,8 @@ from allmende.app import Adapters, create_app
 from allmende.core.db import Database
 from allmende.core.problems import PROBLEM_JSON, PreconditionFailed
 from allmende.core.records import ChangeLogEntry
-from marketplace.models import Offer, OfferRevision, Solution
+from marketplace.models import Solution
+from offer_requests.models import Offer, OfferRevision
 from tests.factories import bearer, csrf_headers, login, make_organization, make_user, make_user_in, solution_payload
 from tests.test_knowledge import _study, _town_with_solution
 from tests.test_offer_requests import BASE, offer_payload, party, request_payload, token_client, write_token

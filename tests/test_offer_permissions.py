@@ -26,16 +26,11 @@ from allmende.accounts.principal import Principal
 from allmende.core.db import Database
 from allmende.core.notifications import Notification
 from allmende.core.types import utcnow
-from marketplace import services
-from marketplace.models import (
-    Offer,
-    OfferMessage,
-    OfferRequest,
-    OfferRequestParticipant,
-    OfferRevision,
-    Solution,
-)
-from marketplace.schemas import DecisionIn, OfferCreate, OfferRequestCreate, Quantities, SolutionFields
+from marketplace.models import Solution
+from marketplace.schemas import SolutionFields
+from offer_requests import services
+from offer_requests.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
+from offer_requests.schemas import DecisionIn, OfferCreate, OfferRequestCreate, Quantities
 from tests.factories import PASSWORD_HASH, csrf_headers, login, solution_payload
 
 ROLES = ["anonymous", "requester", "participant", "vendor", "other_vendor", "public_body", "moderator", "admin"]

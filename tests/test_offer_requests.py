@@ -30,10 +30,13 @@ from allmende.core.mail import SmtpMailer
 from allmende.core.notifications import SEND_JOB, Notification
 from allmende.core.problems import Conflict, PreconditionFailed
 from allmende.core.types import utcnow
-from marketplace import services
-from marketplace.jobs import CLOSE_JOB
-from marketplace.models import Offer, OfferRequest, OfferRequestParticipant, OfferRevision, Solution
-from marketplace.schemas import OfferFields, SolutionFields
+from marketplace import services as catalog
+from marketplace.models import Solution
+from marketplace.schemas import SolutionFields
+from offer_requests import services
+from offer_requests.jobs import CLOSE_JOB
+from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRevision
+from offer_requests.schemas import OfferFields
 from tests.conftest import REDIS_URL
 from tests.factories import (
     add_membership,
@@ -101,7 +104,7 @@ async def published_solution(database: Database, vendor: Organization, slug: str
         solution = Solution(slug=slug, provider_id=vendor.id or 0, state="published", published_at=utcnow(), **content)
         session.add(solution)
         await session.flush()
-        await services.sync_facets(session, solution)
+        await catalog.sync_facets(session, solution)
     return solution
 
 

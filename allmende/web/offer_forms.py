@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from allmende.web.forms import iso_date
 from allmende.web.i18n import N_, gettext
-from marketplace.schemas import (
+from offer_requests.schemas import (
     MAX_CENTS,
     MAX_INHABITANTS,
     MAX_SITES,

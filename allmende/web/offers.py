@@ -1,7 +1,7 @@
 """Offer requests in the web: list, create and edit, send, bundle (join, change, leave), the vendor's offer
 and its revisions, the side-by-side comparison, the decision, each participant's acceptance, the conversation.
 
-Every page is a view of ``marketplace.services``: what a visitor may see and do is decided there, exactly as
+Every page is a view of ``offer_requests.services``: what a visitor may see and do is decided there, exactly as
 for the API. A form's action runs inside a savepoint, so an action the service refuses leaves nothing
 half-written although the page's unit of work commits (it still renders the form again, with the input).
 """
@@ -36,9 +36,9 @@ from allmende.web.offer_forms import (
 )
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
 from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, login_redirect
-from marketplace import services as catalog
-from marketplace.models import OfferRequestState
-from marketplace.schemas import DecisionIn, OfferFields, OfferOut, OfferRequestOut
+from offer_requests import access, services
+from offer_requests.schemas import DecisionIn, OfferFields, OfferOut, OfferRequestOut
+from offer_requests.services import OfferRequestState
 
 PAGE_SIZE = 20
 # The tabs of the list: the URL's word → the service's relation.
@@ -132,11 +132,11 @@ async def list_requests(request: AnyRequest, db_session: Session, viewer: Who) -
     state = state if state in REQUEST_STATE_LABELS else None
     cursor = request.query_params.get("weiter") or None
     try:
-        found = await catalog.list_offer_requests(
+        found = await services.list_offer_requests(
             db_session, viewer.principal, relation=TABS[tab], state=state, limit=PAGE_SIZE, cursor=cursor
         )
     except Problem:  # a mangled cursor: start from the top
-        found = await catalog.list_offer_requests(
+        found = await services.list_offer_requests(
             db_session, viewer.principal, relation=TABS[tab], state=state, limit=PAGE_SIZE
         )
     return page(
@@ -219,9 +219,9 @@ async def create_request(request: AnyRequest, db_session: Session, viewer: Who) 
     if data is not None and not form.errors:
         try:
             async with _all_or_nothing(db_session):
-                created = await catalog.create_offer_request(db_session, viewer.principal, data)
+                created = await services.create_offer_request(db_session, viewer.principal, data)
                 if send:
-                    await catalog.open_offer_request(db_session, viewer.principal, created.uuid)
+                    await services.open_offer_request(db_session, viewer.principal, created.uuid)
         except Problem as problem:
             form.service_error(problem.field, problem.detail)
     if data is None or form.errors:
@@ -232,7 +232,7 @@ async def create_request(request: AnyRequest, db_session: Session, viewer: Who) 
 async def _own_draft(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID) -> OfferRequestOut | None:
     """The request, if the viewer's organization drafted it (None: not visible at all)."""
     try:
-        _, out = await catalog.get_offer_request(db_session, viewer.principal, rid)
+        _, out = await services.get_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return None
     return out
@@ -280,9 +280,9 @@ async def update_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_sessi
         changes = {k: v for k, v in payload.items() if k != "organization"}
         try:
             async with _all_or_nothing(db_session):
-                await catalog.update_offer_request(db_session, viewer.principal, rid, changes, _etag(rid, version))
+                await services.update_offer_request(db_session, viewer.principal, rid, changes, _etag(rid, version))
                 if send:
-                    await catalog.open_offer_request(db_session, viewer.principal, rid)
+                    await services.open_offer_request(db_session, viewer.principal, rid)
         except PreconditionFailed:
             status = 409
             form.fail(
@@ -322,16 +322,16 @@ def _my_shares(offer: OfferOut, mine: set[str]) -> list[Any]:
 async def _detail(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, feedback: Feedback | None = None) -> Any:
     feedback = feedback or Feedback()
     try:
-        relation = await catalog.load_offer_request(db_session, viewer.principal, rid)
+        relation = await access.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
-    out = await catalog.offer_request_out(db_session, relation)
+    out = await services.offer_request_out(db_session, relation)
     offers: list[OfferOut] = []
     threads: list[Any] = []
     if relation.participant or relation.vendor:
-        offers = (await catalog.list_offers(db_session, viewer.principal, rid)).items
+        offers = (await services.list_offers(db_session, viewer.principal, rid)).items
         if out.state not in (OfferRequestState.draft.value,):
-            threads = (await catalog.list_threads(db_session, viewer.principal, rid)).items
+            threads = (await services.list_threads(db_session, viewer.principal, rid)).items
     my_slugs = {m.organization.slug for m in viewer.memberships}
     participants = out.bundle.participants or []
     participating = {p.organization.slug for p in participants}
@@ -399,7 +399,7 @@ async def open_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session
     version = str((await request.form()).get("version") or "")
 
     async def action() -> None:
-        await catalog.open_offer_request(db_session, viewer.principal, rid, _etag(rid, version))
+        await services.open_offer_request(db_session, viewer.principal, rid, _etag(rid, version))
 
     return await _act(db_session, viewer, rid, action, "request-opened")
 
@@ -413,7 +413,7 @@ async def withdraw_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_ses
     reason = str(raw.get("reason") or "").strip()[:MAX_REASON] or None
 
     async def action() -> None:
-        await catalog.withdraw_offer_request(db_session, viewer.principal, rid, reason, _etag(rid, version))
+        await services.withdraw_offer_request(db_session, viewer.principal, rid, reason, _etag(rid, version))
 
     return await _act(db_session, viewer, rid, action, "request-withdrawn")
 
@@ -431,7 +431,7 @@ async def join(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Sessio
     if quantities is not None and not form.errors:
         try:
             async with _all_or_nothing(db_session):
-                _, joined = await catalog.join_offer_request(db_session, viewer.principal, rid, slug, quantities)
+                _, joined = await services.join_offer_request(db_session, viewer.principal, rid, slug, quantities)
         except NotFound as problem:
             if problem.field == "offer_request":
                 return _missing(viewer)
@@ -456,7 +456,7 @@ async def leave(
         return login_redirect(request)
 
     async def action() -> None:
-        await catalog.leave_offer_request(db_session, viewer.principal, rid, org)
+        await services.leave_offer_request(db_session, viewer.principal, rid, org)
 
     return await _act(db_session, viewer, rid, action, "bundle-left")
 
@@ -480,7 +480,7 @@ async def accept(
         )
 
     async def action() -> None:
-        await catalog.set_acceptance(db_session, viewer.principal, rid, org, answer == "ja")
+        await services.set_acceptance(db_session, viewer.principal, rid, org, answer == "ja")
 
     return await _act(
         db_session, viewer, rid, action, "accepted" if answer == "ja" else "declined", anchor="#entscheidung"
@@ -515,7 +515,7 @@ async def decide(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Sess
     decision = data
 
     async def action() -> None:
-        await catalog.decide_offer_request(db_session, viewer.principal, rid, decision)
+        await services.decide_offer_request(db_session, viewer.principal, rid, decision)
 
     return await _act(db_session, viewer, rid, action, "decided", anchor="#entscheidung")
 
@@ -527,13 +527,13 @@ async def _offer_page(
     db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, form: OfferForm | None = None, status: int = 200
 ) -> Any:
     try:
-        relation = await catalog.load_offer_request(db_session, viewer.principal, rid)
+        relation = await access.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
     if not relation.vendor:
         return forbidden(viewer, gettext("Angebote geben die Anbieter ab, an die sich die Anfrage richtet."))
-    out = await catalog.offer_request_out(db_session, relation)
-    own = (await catalog.list_offers(db_session, viewer.principal, rid)).items
+    out = await services.offer_request_out(db_session, relation)
+    own = (await services.list_offers(db_session, viewer.principal, rid)).items
     vendor_orgs = [m.organization for m in viewer.memberships if m.organization.id in relation.vendor_orgs]
     if form is None:
         chosen = vendor_orgs[0].slug if vendor_orgs else ""
@@ -575,29 +575,29 @@ async def save_offer(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: 
     if not viewer.signed_in:
         return login_redirect(request)
     try:
-        relation = await catalog.load_offer_request(db_session, viewer.principal, rid)
+        relation = await access.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
-    out = await catalog.offer_request_out(db_session, relation)
+    out = await services.offer_request_out(db_session, relation)
     participants = [p.organization.slug for p in out.bundle.participants or []]
     form = OfferForm.from_post(await request.form(), participants)
     data = form.create_input(participants)
     status = 422
     if data is not None:
-        own = (await catalog.list_offers(db_session, viewer.principal, rid)).items if relation.vendor else []
+        own = (await services.list_offers(db_session, viewer.principal, rid)).items if relation.vendor else []
         existing = next((o for o in own if o.vendor.slug == data.vendor), None)
         try:
             async with _all_or_nothing(db_session):
                 if existing is None:
-                    await catalog.submit_offer(db_session, viewer.principal, rid, data)
+                    await services.submit_offer(db_session, viewer.principal, rid, data)
                 else:
                     fields = OfferFields.model_validate(data.model_dump(exclude={"vendor"}))
                     etag = f'"{existing.uuid}.{form.values["offer_version"]}"'
-                    await catalog.revise_offer(db_session, viewer.principal, rid, existing.uuid, fields, etag)
+                    await services.revise_offer(db_session, viewer.principal, rid, existing.uuid, fields, etag)
         except PreconditionFailed:
             status = 409
             assert existing is not None  # only a revision names the revision it started from
-            _, now_stored = await catalog.get_offer(db_session, viewer.principal, rid, existing.uuid)
+            _, now_stored = await services.get_offer(db_session, viewer.principal, rid, existing.uuid)
             form.fail(
                 "_form",
                 gettext(
@@ -630,9 +630,9 @@ async def offer_history(
     if not viewer.signed_in:
         return login_redirect(request)
     try:
-        _, out = await catalog.get_offer_request(db_session, viewer.principal, rid)
-        _, offer = await catalog.get_offer(db_session, viewer.principal, rid, oid)
-        revisions = (await catalog.list_revisions(db_session, viewer.principal, rid, oid)).items
+        _, out = await services.get_offer_request(db_session, viewer.principal, rid)
+        _, offer = await services.get_offer(db_session, viewer.principal, rid, oid)
+        revisions = (await services.list_revisions(db_session, viewer.principal, rid, oid)).items
     except NotFound:
         return _missing(viewer)
     except Problem:
@@ -658,9 +658,9 @@ async def _thread_page(
     db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, vendor: str, draft: str = "", error: str = ""
 ) -> Any:
     try:
-        _, out = await catalog.get_offer_request(db_session, viewer.principal, rid)
-        messages = await catalog.list_messages(db_session, viewer.principal, rid, vendor, limit=MAX_MESSAGES)
-        threads = (await catalog.list_threads(db_session, viewer.principal, rid)).items
+        _, out = await services.get_offer_request(db_session, viewer.principal, rid)
+        messages = await services.list_messages(db_session, viewer.principal, rid, vendor, limit=MAX_MESSAGES)
+        threads = (await services.list_threads(db_session, viewer.principal, rid)).items
     except NotFound:
         return _missing(viewer)
     except Problem:
@@ -712,7 +712,7 @@ async def post_message(
     else:
         try:
             async with _all_or_nothing(db_session):
-                await catalog.post_message(db_session, viewer.principal, rid, vendor, body)
+                await services.post_message(db_session, viewer.principal, rid, vendor, body)
         except NotFound:
             return _missing(viewer)
         except Problem as problem:

@@ -25,7 +25,7 @@ from sqlmodel import select
 from allmende.accounts.models import MemberRole, Organization
 from allmende.core.db import Database
 from allmende.core.types import utcnow
-from marketplace import services
+from offer_requests import services
 from tests.factories import add_membership, make_user
 from tests.test_offer_requests import published_solution, set_deadline
 from tests.web.browser import assert_accessible, sign_in

@@ -18,7 +18,7 @@ from allmende.accounts.models import MemberRole, Organization, OrganizationKind,
 from allmende.app import Adapters
 from allmende.core.db import Database
 from allmende.core.types import utcnow
-from marketplace.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
+from offer_requests.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
 from tests.factories import add_membership, make_organization, make_user
 from tests.test_offer_requests import count, published_solution, run_job, set_deadline
 from tests.web.conftest import People, post_form, sign_in

@@ -1,4 +1,4 @@
-"""The marketplace's periodic jobs: offer requests close at their deadline, and are announced a day before.
+"""The periodic jobs of offer requests: they close at their deadline, and are announced a day before.
 
 Both are idempotent (a closed request is not closed again, a reminder is sent once per request) and take
 "now" from their ``now`` argument (an ISO timestamp) when given, so tests move time instead of waiting.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from allmende.core import notifications
 from allmende.core.jobs import JobContext, JobSpec
 from allmende.core.types import utcnow
-from marketplace import services
+from offer_requests import services
 
 
 def _moment(now: str | None) -> datetime:
