@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY allmende ./allmende
 COPY marketplace ./marketplace
+COPY offer_requests ./offer_requests
 COPY knowledge ./knowledge
 COPY federation ./federation
 COPY seeds ./seeds

@@ -1,11 +1,14 @@
 """Core infrastructure depends on no domain; domains reach each other only through services."""
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("marketplace", "knowledge", "federation")
+DOMAINS = ("marketplace", "offer_requests", "knowledge", "federation")
 CORE = ("allmende/core", "allmende/accounts")
+NOT_SHIPPED = {"tests", "bench", "docs"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -51,3 +54,23 @@ def test_relationships_are_declared_lazy_raise() -> None:
         for relationship in inspect(mapper).relationships:
             lazy[f"{mapper.class_.__name__}.{relationship.key}"] = relationship.lazy
     assert lazy and all(value == "raise" for value in lazy.values()), lazy
+
+
+def test_every_top_level_package_is_copied_type_checked_and_built() -> None:
+    """A new package must reach the image (Dockerfile), the type check (Makefile) and the wheel (pyproject)."""
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - NOT_SHIPPED
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY\s+(\w+)\s+\./\1/?\s*$", dockerfile, flags=re.MULTILINE))
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    typecheck = re.search(r"^typecheck:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+    assert typecheck is not None, "the Makefile has no typecheck target"
+    checked = {word for line in typecheck.group(1).splitlines() if "mypy" in line for word in line.split()}
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    built = set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
+    assert {"allmende", "marketplace", "offer_requests"} <= packages
+    missing = {
+        "Dockerfile COPY": sorted(packages - copied),
+        "Makefile typecheck": sorted(packages - checked),
+        "pyproject wheel packages": sorted(packages - built),
+    }
+    assert missing == {where: [] for where in missing}
