@@ -15,9 +15,10 @@ from allmende.accounts.principal import Principal
 from allmende.core.pagination import Page
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
 from allmende.core.types import utcnow
+from offer_requests import notices
 from offer_requests.access import _active_participant_ids, _may_act, _vendor_ids, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRequestState
-from offer_requests.notices import _bundle_line, _notify
+from offer_requests.notices import _notify
 from offer_requests.schemas import ParticipantOut, Quantities
 from offer_requests.services.common import (
     _accepts_changes,
@@ -106,9 +107,7 @@ async def join_offer_request(
             request,
             {request.requester_id} | await _vendor_ids(session, request),
             "offer_request.participant_joined",
-            f"{org.name} schließt sich an: {request.title}",
-            f"{org.name} hat sich der Angebotsanfrage „{request.title}“ angeschlossen.\n"
-            f"{_bundle_line([p for p, _ in participants])}",
+            *notices.participant_joined(request, org, [p for p, _ in participants]),
             exclude={org.id or 0},
         )
     return request, joined
@@ -152,9 +151,7 @@ async def leave_offer_request(
         request,
         {request.requester_id} | await _vendor_ids(session, request),
         "offer_request.participant_left",
-        f"{org.name} nimmt nicht mehr teil: {request.title}",
-        f"{org.name} hat die Angebotsanfrage „{request.title}“ verlassen.\n"
-        f"{_bundle_line([p for p, _ in participants])}",
+        *notices.participant_left(request, org, [p for p, _ in participants]),
         exclude={org.id or 0},
     )
     return request
@@ -216,8 +213,7 @@ async def set_acceptance(
         request,
         await _active_participant_ids(session, request) | ({preferred.vendor_id} if preferred else set()),
         "offer_request.participant_decided",
-        f"{org.name} hat {'angenommen' if accepted else 'abgelehnt'}: {request.title}",
-        f"{org.name} hat das bevorzugte Angebot zu „{request.title}“ {'angenommen' if accepted else 'abgelehnt'}.",
+        *notices.participant_decided(request, org, accepted),
         exclude={org.id or 0},
     )
     return request

@@ -12,9 +12,10 @@ from allmende.accounts.models import Organization
 from allmende.accounts.principal import Principal
 from allmende.core.problems import Conflict, InvalidInput
 from allmende.core.types import utcnow
+from offer_requests import notices
 from offer_requests.access import _active_participant_ids, _require_requester, _vendor_ids, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestState
-from offer_requests.notices import _local, _notify
+from offer_requests.notices import _notify
 from offer_requests.schemas import DecisionIn
 from offer_requests.services.common import _DECIDED_STATES, _audit_offer_request, _offer_vendor_ids, _touch
 
@@ -68,39 +69,22 @@ async def decide_offer_request(
     await session.flush()
     participants = await _active_participant_ids(session, request)
     others = await _offer_vendor_ids(session, request) - ({preferred.vendor_id} if preferred else set())
-    reason = f"\nBegründung: {data.reason}" if data.reason else ""
+    vendor: Organization | None = None
     if preferred is not None:
         vendor = await session.get(Organization, preferred.vendor_id)
-        outcome = f"Bevorzugt wird das Angebot von {vendor.name if vendor else 'einem Anbieter'}."
         await _notify(
-            session,
-            request,
-            {preferred.vendor_id},
-            "offer_request.decided",
-            f"Ihr Angebot wird bevorzugt: {request.title}",
-            f"Die anfragende Stelle bevorzugt Ihr Angebot zu „{request.title}“. "
-            "Jede teilnehmende Stelle entscheidet nun selbst über die Annahme.",
+            session, request, {preferred.vendor_id}, "offer_request.decided", *notices.decided_preferred_vendor(request)
         )
-    else:
-        outcome = "Alle Angebote wurden abgelehnt."
     await _notify(
         session,
         request,
         participants,
         "offer_request.decided",
-        f"Entscheidung zu „{request.title}“",
-        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: {outcome}{reason}",
+        *notices.decided_participants(request, preferred is not None, vendor, data.reason),
         exclude={request.requester_id},
     )
     # Vendors whose offer was not preferred learn that, not who was (as the API shows them).
-    await _notify(
-        session,
-        request,
-        others,
-        "offer_request.decided",
-        f"Entscheidung zu „{request.title}“",
-        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: Ihr Angebot wird nicht berücksichtigt.",
-    )
+    await _notify(session, request, others, "offer_request.decided", *notices.decided_other_vendors(request))
     return request
 
 
@@ -137,17 +121,14 @@ async def close_due_offer_requests(session: AsyncSession, now: datetime) -> list
             request,
             await _active_participant_ids(session, request),
             "offer_request.closed",
-            f"Angebotsfrist abgelaufen: {request.title}",
-            f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen. Es liegen {len(offers)} "
-            f"Angebot(e) vor; sie sind jetzt für alle Teilnehmenden sichtbar.",
+            *notices.closed_participants(request, len(offers)),
         )
         await _notify(
             session,
             request,
             await _vendor_ids(session, request),
             "offer_request.closed",
-            f"Angebotsfrist abgelaufen: {request.title}",
-            f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen; Angebote sind nicht mehr möglich.",
+            *notices.closed_vendors(request),
         )
     await session.flush()
     return [r.uuid for r in due]
@@ -177,8 +158,7 @@ async def remind_offer_requests(session: AsyncSession, now: datetime) -> list[uu
             request,
             await _active_participant_ids(session, request) | await _vendor_ids(session, request),
             "offer_request.deadline_approaching",
-            f"Frist endet bald: {request.title}",
-            f"Die Frist der Angebotsanfrage „{request.title}“ endet am {_local(request.deadline)}.",
+            *notices.deadline_approaching(request),
         )
     await session.flush()
     return [r.uuid for r in due]

@@ -20,9 +20,10 @@ from allmende.core import markdown
 from allmende.core.pagination import Page
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
 from allmende.core.types import utcnow
+from offer_requests import notices
 from offer_requests.access import Relation, _active_participant_ids, _may_act, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRevision
-from offer_requests.notices import _local, _notify
+from offer_requests.notices import _notify
 from offer_requests.schemas import (
     NOTES_MAX_BYTES,
     OfferCreate,
@@ -168,9 +169,7 @@ async def submit_offer(
         request,
         await _active_participant_ids(session, request),
         "offer.submitted",
-        f"Neues Angebot zu „{request.title}“",
-        f"{vendor.name} hat ein Angebot zu „{request.title}“ abgegeben.\n"
-        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+        *notices.offer_submitted(request, vendor),
     )
     return offer
 
@@ -228,9 +227,7 @@ async def revise_offer(
         request,
         await _active_participant_ids(session, request),
         "offer.revised",
-        f"Angebot überarbeitet: {request.title}",
-        f"{vendor.name} hat sein Angebot zu „{request.title}“ überarbeitet (Fassung {number}).\n"
-        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+        *notices.offer_revised(request, vendor, number),
     )
     return offer
 

@@ -16,6 +16,7 @@ from allmende.accounts.principal import Principal
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, invalid_input_from
 from allmende.core.types import utcnow
 from marketplace import services as catalog
+from offer_requests import notices
 from offer_requests.access import _active_participant_ids, _may_act, _require_requester, _vendor_ids, load_offer_request
 from offer_requests.models import (
     OfferRequest,
@@ -24,7 +25,7 @@ from offer_requests.models import (
     OfferRequestState,
     OfferRequestVendor,
 )
-from offer_requests.notices import _bundle_line, _local, _notify
+from offer_requests.notices import _notify
 from offer_requests.schemas import OfferRequestCreate, OfferRequestFields
 from offer_requests.services.common import _active_participants, _audit_offer_request, _organization_named, _touch
 
@@ -264,10 +265,7 @@ async def open_offer_request(
         request,
         (v for v, _ in vendors),
         "offer_request.new",
-        f"Neue Angebotsanfrage: {request.title}",
-        f"{requester.name if requester else 'Eine Kommune'} bittet Sie um ein Angebot: „{request.title}“.\n"
-        f"Angebote werden bis {_local(request.deadline)} angenommen.\n"
-        f"{_bundle_line([p for p, _ in participants])}",
+        *notices.new_request(request, requester, [p for p, _ in participants]),
     )
     return request
 
@@ -303,8 +301,7 @@ async def withdraw_offer_request(
             request,
             (await _active_participant_ids(session, request)) | await _vendor_ids(session, request),
             "offer_request.withdrawn",
-            f"Angebotsanfrage zurückgezogen: {request.title}",
-            f"Die Angebotsanfrage „{request.title}“ wurde zurückgezogen." + (f"\nGrund: {reason}" if reason else ""),
+            *notices.withdrawn(request, reason),
             exclude={request.requester_id},
         )
     return request
