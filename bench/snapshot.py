@@ -53,6 +53,8 @@ _VOLATILE = [
     (re.compile(r'(name="_csrf_token" value=")[^"]+'), r"\1…"),
     (re.compile(r'(csrf[-_]token" content=")[^"]+'), r"\1…"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "…id…"),
+    (re.compile(r"\b\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}\b"), "…Zeitpunkt…"),  # when the seeds were loaded
+    (re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}, \d{1,2}:\d{2}\s?[AP]M\b"), "…moment…"),
 ]
 
 
