@@ -24,6 +24,7 @@ from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, 
 from allmende.core.records import hold_for_change
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
+from allmende.core.versions import check_version
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
 from knowledge.schemas import (
     BODY_MAX_BYTES,
@@ -237,7 +238,7 @@ async def update_case_study(
 ) -> CaseStudy:
     _require_author(principal, study)
     await hold_for_change(session, study)  # the check below sees the latest committed version
-    accounts.check_version(study.etag, if_match)
+    check_version(study.etag, if_match)
     if study.state in ("submitted", "archived") or study.pending_state == "submitted":
         raise Conflict(f"a {study.state} case study cannot be edited now", field="state")
     slugs = await _slugs_by_uuid(session, study.solution_uuids)
@@ -544,7 +545,7 @@ async def update_guide(
     if not _can_edit_guide(principal, guide):
         raise Forbidden("only moderators and editors of the author organization edit this guide")
     await hold_for_change(session, guide)  # the check below sees the latest committed version
-    accounts.check_version(guide.etag, if_match)
+    check_version(guide.etag, if_match)
     note = changes.pop("note", None)
     current = {k: getattr(guide, k) for k in GuideFields.model_fields}
     try:

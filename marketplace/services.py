@@ -27,6 +27,7 @@ from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, 
 from allmende.core.records import hold_for_change
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
+from allmende.core.versions import check_version
 from marketplace.models import (
     Reference,
     Solution,
@@ -534,7 +535,7 @@ async def update_solution(
     """Edit a draft in place; an edit to a published solution becomes its pending version."""
     _require_editor(principal, solution)
     await hold_for_change(session, solution)
-    accounts.check_version(solution.etag, if_match)
+    check_version(solution.etag, if_match)
     external_id = changes.pop("external_id", solution.external_id)
     state = SolutionState(solution.state)
     if state in (SolutionState.submitted, SolutionState.archived):
@@ -597,7 +598,7 @@ async def _check_optional_version(session: AsyncSession, solution: Solution, if_
     too, so two moderators publishing at once publish once."""
     await hold_for_change(session, solution)
     if if_match is not None:
-        accounts.check_version(solution.etag, if_match)
+        check_version(solution.etag, if_match)
 
 
 def _require_moderator_for(principal: Principal, solution: Solution) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.types import UTCDateTime, utcnow
+from allmende.core.versions import etag
 
 Operation = Literal["create", "update", "delete"]
 
@@ -65,7 +66,7 @@ class SharedRecord(SQLModel):
 
     @property
     def etag(self) -> str:
-        return f'"{self.uuid}.{self.version}"'
+        return etag(self.uuid, self.version)
 
 
 class ChangeLogEntry(SQLModel, table=True):

@@ -23,6 +23,7 @@ from allmende.core import markdown
 from allmende.core.pagination import PositiveNumber
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
 from allmende.core.text import slugify
+from allmende.core.versions import etag
 from allmende.web.forms import Field, small_number
 from allmende.web.hub import guide_missing, may_edit_guide
 from allmende.web.i18n import N_, gettext
@@ -215,7 +216,7 @@ def _may_write(viewer: Viewer) -> bool:
 
 
 def _etag(guide: Guide, version: str) -> str:
-    return f'"{guide.uuid}.{version.strip()}"'
+    return etag(guide.uuid, version.strip())
 
 
 def _form_page(

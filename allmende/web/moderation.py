@@ -9,6 +9,7 @@ from litestar import get, post
 from litestar.params import FromPath
 
 from allmende.core.problems import Conflict, Forbidden, PreconditionFailed
+from allmende.core.versions import etag
 from allmende.web import queries
 from allmende.web.forms import FIELDS, changed_fields, content_rows
 from allmende.web.i18n import gettext
@@ -87,7 +88,7 @@ async def queue(request: AnyRequest, db_session: Session, principal: Caller, set
 
 
 def _etag(solution: Any, version: str) -> str | None:
-    return f'"{solution.uuid}.{version.strip()}"' if version.strip() else None
+    return etag(solution.uuid, version.strip()) if version.strip() else None
 
 
 @post("/moderation/{slug:str}/{action:str}", name="web:moderate", include_in_schema=False, status_code=303)

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from allmende.accounts import services as accounts
 from allmende.accounts.models import MemberRole
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
+from allmende.core.versions import etag
 from allmende.web.forms import FIELD_BY_NAME, GROUPS, SolutionForm, changed_fields, content_rows, small_number
 from allmende.web.i18n import gettext
 from allmende.web.render import PENDING_LABELS, STATE_LABELS, Viewer, forbidden, page, redirect
@@ -52,7 +53,7 @@ def row_for(out: SolutionOut, may_edit: bool) -> Row:
 
 
 def _etag(solution: Solution, version: str) -> str:
-    return f'"{solution.uuid}.{version.strip()}"'
+    return etag(solution.uuid, version.strip())
 
 
 @get("/anbieter", name="web:vendor", include_in_schema=False)
