@@ -18,7 +18,7 @@ from allmende.accounts.models import MemberRole, Organization, User
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core import markdown
-from allmende.core.audit import record_audit
+from allmende.core.audit import record_for
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
 from allmende.core.records import hold_for_change
@@ -215,13 +215,12 @@ async def create_case_study(session: AsyncSession, principal: Principal, data: C
     study = CaseStudy(slug=slug, author_organization_id=author.id, **content)
     session.add(study)
     await session.flush()
-    record_audit(
+    record_for(
         session,
+        principal,
         action="case_study.create",
         record_type="case_study",
         record_uuid=study.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
         to_state="draft",
     )
     return study
@@ -255,13 +254,12 @@ async def update_case_study(
         for key, value in content.items():
             setattr(study, key, value)
     await session.flush()
-    record_audit(
+    record_for(
         session,
+        principal,
         action="case_study.edit",
         record_type="case_study",
         record_uuid=study.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
     )
     return study
 
@@ -275,13 +273,12 @@ def _transition(
     to_state: str,
     reason: str | None = None,
 ) -> None:
-    record_audit(
+    record_for(
         session,
+        principal,
         action=f"case_study.{action}",
         record_type="case_study",
         record_uuid=study.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
         from_state=from_state,
         to_state=to_state,
         reason=reason,
@@ -527,13 +524,12 @@ async def create_guide(session: AsyncSession, principal: Principal, data: GuideC
     session.add(guide)
     await session.flush()
     await _write_revision(session, guide, fields, principal.user_id, data.note)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="guide.create",
         record_type="guide",
         record_uuid=guide.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
     )
     return guide
 
@@ -554,13 +550,12 @@ async def update_guide(
         raise invalid_input_from(exc) from None
     await _check_vocabulary(session, {"stage": fields.stage, "step": fields.step})
     await _write_revision(session, guide, fields, principal.user_id, note)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="guide.edit",
         record_type="guide",
         record_uuid=guide.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
         data={"revision": guide.revision},
     )
     return guide
@@ -571,12 +566,12 @@ async def publish_guide(session: AsyncSession, principal: Principal, guide: Guid
     await hold_for_change(session, guide)
     if guide.state == PUBLISHED:
         raise Conflict("the guide is published already", field="state")
-    record_audit(
+    record_for(
         session,
+        principal,
         action="guide.publish",
         record_type="guide",
         record_uuid=guide.uuid,
-        actor_user_id=principal.user_id,
         from_state=guide.state,
         to_state=PUBLISHED,
     )
@@ -657,12 +652,12 @@ async def restore(session: AsyncSession, principal: Principal, guide: Guide, num
         title=old.title, stage=old.stage, step=old.step, tags=old.tags, summary=old.summary, body=old.body
     )
     await _write_revision(session, guide, fields, principal.user_id, f"Wiederhergestellt aus Revision {number}")
-    record_audit(
+    record_for(
         session,
+        principal,
         action="guide.restore",
         record_type="guide",
         record_uuid=guide.uuid,
-        actor_user_id=principal.user_id,
         data={"from_revision": number, "revision": guide.revision},
     )
     return guide

@@ -21,7 +21,7 @@ from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.accounts.schemas import OrganizationRef
 from allmende.core import markdown
-from allmende.core.audit import record_audit
+from allmende.core.audit import record_audit, record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, invalid_input_from
 from allmende.core.records import hold_for_change
@@ -130,11 +130,11 @@ async def add_term(session: AsyncSession, principal: Principal, vocabulary_key: 
         raise Conflict(f"the term '{data.key}' exists already", field="key")
     term = VocabularyTerm(vocabulary_key=vocabulary_key, sort_order=1000, **data.model_dump())
     session.add(term)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="vocabulary.add_term",
         record_type="vocabulary",
-        actor_user_id=principal.user_id,
         data={"vocabulary": vocabulary_key, "term": data.key},
     )
     return TermOut.model_validate(term, from_attributes=True)
@@ -475,13 +475,12 @@ def _audit(
     to_state: str | None,
     reason: str | None = None,
 ) -> None:
-    record_audit(
+    record_for(
         session,
+        principal,
         action=action,
         record_type="solution",
         record_uuid=solution.uuid,
-        actor_user_id=principal.user_id if principal else None,
-        actor_token_id=principal.token_id if principal else None,
         from_state=from_state,
         to_state=to_state,
         reason=reason,
@@ -840,13 +839,12 @@ async def _reference_changed(
     """Recount the adopters and audit the change (claim or withdraw)."""
     await session.flush()
     solution.adopters_count = await _adopters_count(session, solution)
-    record_audit(
+    record_for(
         session,
+        principal,
         action=action,
         record_type="reference",
         record_uuid=reference.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
         data={"solution": solution.slug, "organization": org.slug},
     )
     await session.flush()

@@ -27,7 +27,7 @@ from allmende.accounts.models import (
 from allmende.accounts.principal import Principal, token_role
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.accounts.schemas import OrganizationCreate, OrganizationOut, OrganizationUpdate
-from allmende.core.audit import record_audit
+from allmende.core.audit import record_audit, record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, InvalidInput, NotFound, Unauthorized
 from allmende.core.security import hash_password, needs_rehash, new_api_token, token_digest, verify_password
@@ -239,12 +239,12 @@ async def revoke_token(session: AsyncSession, principal: Principal | None, api_t
             principal.require_role(api_token.organization_id, MemberRole.owner)
     if api_token.revoked_at is None:
         api_token.revoked_at = utcnow()
-        record_audit(
+        record_for(
             session,
+            principal,
             action="token.revoke",
             record_type="api_token",
             record_uuid=api_token.uuid,
-            actor_user_id=principal.user_id if principal else None,
         )
     return api_token
 
@@ -364,13 +364,12 @@ async def create_organization(session: AsyncSession, principal: Principal, data:
     )
     session.add(org)
     await _flush_or_conflict(session)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="organization.create",
         record_type="organization",
         record_uuid=org.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
     )
     return org
 
@@ -394,13 +393,12 @@ async def update_organization(
     for key, value in changes.items():
         setattr(org, key, value)
     await _flush_or_conflict(session)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="organization.update",
         record_type="organization",
         record_uuid=org.uuid,
-        actor_user_id=principal.user_id,
-        actor_token_id=principal.token_id,
         data={"fields": sorted(changes)},
     )
     return org
@@ -470,12 +468,12 @@ async def add_member(
     else:
         membership.role = role.value
     await session.flush()
-    record_audit(
+    record_for(
         session,
+        principal,
         action="membership.set",
         record_type="organization",
         record_uuid=org.uuid,
-        actor_user_id=principal.user_id,
         data={"user": str(user.uuid), "role": role.value},
     )
     return user, membership
@@ -508,12 +506,12 @@ async def remove_member(session: AsyncSession, principal: Principal, org: Organi
         if owners <= 1:
             raise Conflict("an organization keeps at least one owner", field="email")
     await session.delete(membership)
-    record_audit(
+    record_for(
         session,
+        principal,
         action="membership.remove",
         record_type="organization",
         record_uuid=org.uuid,
-        actor_user_id=principal.user_id,
         data={"user": str(user.uuid)},
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlmodel import Field, SQLModel
@@ -26,6 +26,16 @@ class AuditEvent(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=40)
     reason: str | None = Field(default=None, max_length=2000)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+
+
+class Actor(Protocol):
+    """Who acts: the accounts package's Principal fits (core knows no more of it than this)."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def token_id(self) -> int | None: ...
 
 
 def record_audit(
@@ -54,3 +64,30 @@ def record_audit(
     )
     session.add(event)
     return event
+
+
+def record_for(
+    session: AsyncSession,
+    actor: Actor | None,
+    *,
+    action: str,
+    record_type: str,
+    record_uuid: UUID | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record what ``actor`` (a user, an API token, or None for the operator and jobs) did."""
+    return record_audit(
+        session,
+        action=action,
+        record_type=record_type,
+        record_uuid=record_uuid,
+        actor_user_id=actor.user_id if actor else None,
+        actor_token_id=actor.token_id if actor else None,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data=data,
+    )
