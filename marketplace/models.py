@@ -1,22 +1,17 @@
 """Catalog tables: vocabularies, solutions (with their pending edit), references and facet rows."""
 
-import enum
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from allmende.core.moderation import ModerationState
 from allmende.core.records import SharedRecord
 from allmende.core.types import PortableJSON, UTCDateTime, utcnow
 
-
-class SolutionState(enum.StrEnum):
-    draft = "draft"
-    submitted = "submitted"
-    changes_requested = "changes_requested"
-    published = "published"
-    archived = "archived"
+# A solution's states are the shared moderation workflow's (allmende.core.moderation).
+SolutionState = ModerationState
 
 
 class Vocabulary(SQLModel, table=True):

@@ -16,18 +16,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
-from allmende.accounts.models import MemberRole, Organization
+from allmende.accounts.models import Organization
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.accounts.schemas import OrganizationRef
-from allmende.core import markdown
-from allmende.core.audit import record_audit, record_for
+from allmende.core import markdown, moderation
+from allmende.core.audit import record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, invalid_input_from
-from allmende.core.records import hold_for_change
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
-from allmende.core.versions import check_version
+from marketplace import policies
 from marketplace.models import (
     Reference,
     Solution,
@@ -73,6 +72,7 @@ RELATED_PROVIDERS: dict[str, RelatedProvider] = {}
 # Multi-valued fields that the public list filters on, kept as rows in solution_facet.
 FACET_FIELDS = ("stages", "sectors", "areas", "standards", "hosting_options")
 CONTENT_FIELDS = tuple(SolutionFields.model_fields)
+WORKFLOW = moderation.Workflow(record_type="solution", noun="solution", plural="solutions")
 
 
 # --- vocabularies ------------------------------------------------------------------------------------
@@ -173,10 +173,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value.model_dump() if hasattr(value, "model_dump") else dict(value)
 
 
-def can_see_drafts(principal: Principal, solution: Solution) -> bool:
-    return principal.is_moderator or principal.has_role(solution.provider_id, MemberRole.member)
-
-
 def content_of(solution: Solution) -> dict[str, Any]:
     return {name: getattr(solution, name) for name in CONTENT_FIELDS}
 
@@ -215,7 +211,7 @@ async def solution_outs(
     outs = []
     for solution in solutions:
         pending = None
-        if solution.pending is not None and can_see_drafts(principal, solution):
+        if solution.pending is not None and policies.can_see_drafts(principal, solution):
             pending = PendingOut(
                 state=solution.pending_state or "draft", reason=solution.moderation_reason, content=solution.pending
             )
@@ -233,7 +229,7 @@ async def solution_outs(
                 description_html=markdown.render(solution.description, max_bytes=DESCRIPTION_MAX_BYTES).html,
                 published_at=solution.published_at,
                 updated_at=solution.updated_at,
-                moderation_reason=solution.moderation_reason if can_see_drafts(principal, solution) else None,
+                moderation_reason=solution.moderation_reason if policies.can_see_drafts(principal, solution) else None,
                 adopters_count=solution.adopters_count,
                 adopters=adopters.get(solution.id or 0, []),
                 pending=pending,
@@ -256,9 +252,7 @@ async def get_solution(session: AsyncSession, principal: Principal, slug: str) -
     solution = (await session.exec(select(Solution).where(Solution.slug == slug))).first()
     if solution is None or solution.is_deleted:
         raise NotFound(f"no solution '{slug}'", field="slug")
-    if solution.state not in (SolutionState.published, SolutionState.archived) and not can_see_drafts(
-        principal, solution
-    ):
+    if not policies.may_see(principal, solution):
         raise NotFound(f"no solution '{slug}'", field="slug")
     return solution
 
@@ -422,8 +416,8 @@ async def list_for_provider(
 ) -> list[SolutionOut]:
     """A vendor's own list: every state for its members and moderators, published ones for everybody else."""
     query = select(Solution).where(Solution.provider_id == provider.id, col(Solution.deleted_at).is_(None))
-    if not (principal.is_moderator or principal.has_role(provider.id, MemberRole.member)):
-        query = query.where(col(Solution.state).in_([SolutionState.published.value, SolutionState.archived.value]))
+    if not policies.can_see_drafts_of(principal, provider.id):
+        query = query.where(col(Solution.state).in_(moderation.PUBLIC_STATES))
     rows = list(await session.exec(query.order_by(col(Solution.name))))
     return await solution_outs(session, principal, rows, base_url)
 
@@ -446,7 +440,7 @@ async def _provider_for(session: AsyncSession, principal: Principal, provider_sl
         assert provider is not None
     else:
         provider = await accounts.get_organization(session, provider_slug)
-    if not principal.has_role(provider.id, MemberRole.editor):
+    if not policies.may_edit_for(principal, provider.id):
         principal.require_authenticated()
         raise Forbidden("only editors of the provider organization create its solutions")
     return provider
@@ -524,7 +518,7 @@ async def create_solution(session: AsyncSession, principal: Principal, data: Sol
 
 def _require_editor(principal: Principal, solution: Solution) -> None:
     principal.require_authenticated()
-    if not principal.has_role(solution.provider_id, MemberRole.editor):
+    if not policies.may_edit(principal, solution):
         raise Forbidden("only editors of the provider organization change this solution")
 
 
@@ -533,16 +527,10 @@ async def update_solution(
 ) -> Solution:
     """Edit a draft in place; an edit to a published solution becomes its pending version."""
     _require_editor(principal, solution)
-    await hold_for_change(session, solution)
-    check_version(solution.etag, if_match)
+    await moderation.hold(session, solution, if_match, required=True)
     external_id = changes.pop("external_id", solution.external_id)
-    state = SolutionState(solution.state)
-    if state in (SolutionState.submitted, SolutionState.archived):
-        raise Conflict(f"a {state.value} solution cannot be edited", field="state")
-    is_live = state is SolutionState.published
-    if is_live and solution.pending_state == SolutionState.submitted.value:
-        raise Conflict("the pending edit is under review; wait for the moderators", field="state")
-    base = dict(solution.pending) if is_live and solution.pending else content_of(solution)
+    is_live = WORKFLOW.check_editable(solution)
+    base = WORKFLOW.working_copy(solution) or content_of(solution)
     base = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in base.items()}
     merged = _validated(base | changes)
     check_terms(merged.stored(), await vocabulary_index(session))
@@ -561,70 +549,33 @@ async def update_solution(
         ):
             raise Conflict(f"external id '{external_id}' is used already", field="external_id")
         solution.external_id = external_id
-    if is_live:
-        solution.pending = merged.model_dump(mode="json")
-        solution.pending_state = SolutionState.draft.value if solution.pending_state is None else solution.pending_state
-        _audit(session, principal, solution, "solution.edit_pending", SolutionState.published, "pending")
-    else:
+    if not is_live:
         _apply_content(solution, merged)
-        _audit(session, principal, solution, "solution.edit", state, state)
+    step = WORKFLOW.edit(solution, merged.model_dump(mode="json") if is_live else None)
+    WORKFLOW.audit(session, principal, solution, step)
     await session.flush()
     return solution
 
 
 async def submit(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
     _require_editor(principal, solution)
-    await _check_optional_version(session, solution, if_match)
-    state = SolutionState(solution.state)
-    if state is SolutionState.published and solution.pending is not None:
-        if solution.pending_state == SolutionState.submitted.value:
-            raise Conflict("the edit is submitted already", field="state")
-        solution.pending_state = SolutionState.submitted.value
-        solution.submitted_at = utcnow()
-        _audit(session, principal, solution, "solution.submit_edit", "pending", SolutionState.submitted)
-    elif state in (SolutionState.draft, SolutionState.changes_requested):
-        solution.state = SolutionState.submitted.value
-        solution.submitted_at = utcnow()
-        _audit(session, principal, solution, "solution.submit", state, SolutionState.submitted)
-    else:
-        raise Conflict(f"a {state.value} solution without a pending edit cannot be submitted", field="state")
+    await moderation.hold(session, solution, if_match)
+    step = WORKFLOW.submit(solution)
+    solution.submitted_at = utcnow()  # the moderators' queue is oldest first
+    WORKFLOW.audit(session, principal, solution, step)
     await session.flush()
     return solution
 
 
-async def _check_optional_version(session: AsyncSession, solution: Solution, if_match: str | None) -> None:
-    """Check If-Match, if sent, against the latest committed version; the state checks that follow see it
-    too, so two moderators publishing at once publish once."""
-    await hold_for_change(session, solution)
-    if if_match is not None:
-        check_version(solution.etag, if_match)
-
-
-def _require_moderator_for(principal: Principal, solution: Solution) -> None:
-    principal.require_moderator()
-    if principal.has_role(solution.provider_id, MemberRole.member):
-        # Four eyes: nobody reviews the solutions of an organization they belong to.
-        raise Forbidden("moderators cannot review solutions of their own organization")
-
-
 async def publish(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
-    _require_moderator_for(principal, solution)
-    await _check_optional_version(session, solution, if_match)
-    state = SolutionState(solution.state)
-    if state is SolutionState.published and solution.pending_state == SolutionState.submitted.value:
-        assert solution.pending is not None
-        _apply_content(solution, _validated(solution.pending))
-        solution.pending = None
-        solution.pending_state = None
-        solution.moderation_reason = None
-        _audit(session, principal, solution, "solution.approve_edit", SolutionState.submitted, SolutionState.published)
-    elif state is SolutionState.submitted:
-        solution.state = SolutionState.published.value
-        solution.published_at = solution.published_at or utcnow()
-        solution.moderation_reason = None
-        _audit(session, principal, solution, "solution.publish", state, SolutionState.published)
-    else:
-        raise Conflict(f"only submitted solutions or edits can be published; this one is {state.value}", field="state")
+    WORKFLOW.require_reviewer(principal, solution.provider_id)
+    await moderation.hold(session, solution, if_match)
+
+    async def apply_pending(pending: dict[str, Any]) -> None:
+        _apply_content(solution, _validated(pending))
+
+    step = await WORKFLOW.publish(solution, apply_pending)
+    WORKFLOW.audit(session, principal, solution, step)
     await sync_facets(session, solution)
     await session.flush()
     return solution
@@ -633,28 +584,9 @@ async def publish(session: AsyncSession, principal: Principal, solution: Solutio
 async def request_changes(
     session: AsyncSession, principal: Principal, solution: Solution, reason: str, if_match: str | None
 ) -> Solution:
-    _require_moderator_for(principal, solution)
-    await _check_optional_version(session, solution, if_match)
-    state = SolutionState(solution.state)
-    if state is SolutionState.published and solution.pending_state == SolutionState.submitted.value:
-        solution.pending_state = SolutionState.changes_requested.value
-        _audit(
-            session,
-            principal,
-            solution,
-            "solution.request_changes_edit",
-            SolutionState.submitted,
-            SolutionState.changes_requested,
-            reason,
-        )
-    elif state is SolutionState.submitted:
-        solution.state = SolutionState.changes_requested.value
-        _audit(session, principal, solution, "solution.request_changes", state, SolutionState.changes_requested, reason)
-    else:
-        raise Conflict(
-            f"changes can be requested only for submitted solutions; this one is {state.value}", field="state"
-        )
-    solution.moderation_reason = reason
+    WORKFLOW.require_reviewer(principal, solution.provider_id)
+    await moderation.hold(session, solution, if_match)
+    WORKFLOW.audit(session, principal, solution, WORKFLOW.request_changes(solution, reason))
     await session.flush()
     return solution
 
@@ -663,24 +595,20 @@ async def archive(
     session: AsyncSession, principal: Principal, solution: Solution, reason: str | None, if_match: str | None
 ) -> Solution:
     principal.require_authenticated()
-    if not (principal.is_moderator or principal.has_role(solution.provider_id, MemberRole.editor)):
+    if not policies.may_archive(principal, solution):
         raise Forbidden("only moderators and editors of the provider archive a solution")
-    await _check_optional_version(session, solution, if_match)
-    if solution.state != SolutionState.published.value:
-        raise Conflict(f"only published solutions can be archived; this one is {solution.state}", field="state")
-    solution.state = SolutionState.archived.value
-    solution.pending = None
-    solution.pending_state = None
+    await moderation.hold(session, solution, if_match)
+    step = WORKFLOW.archive(solution, reason)
     await session.exec(delete(SolutionFacet).where(col(SolutionFacet.solution_id) == solution.id))
-    _audit(session, principal, solution, "solution.archive", SolutionState.published, SolutionState.archived, reason)
+    WORKFLOW.audit(session, principal, solution, step)
     await session.flush()
     return solution
 
 
 async def delete_draft(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> None:
     _require_editor(principal, solution)
-    await _check_optional_version(session, solution, if_match)
-    if solution.published_at is not None or solution.state in (SolutionState.published, SolutionState.archived):
+    await moderation.hold(session, solution, if_match)
+    if solution.published_at is not None or solution.state in moderation.PUBLIC_STATES:
         raise Conflict("only drafts that were never published can be deleted; archive published ones", field="state")
     solution.deleted_at = utcnow()
     _audit(session, principal, solution, "solution.delete", solution.state, "deleted")
@@ -712,7 +640,7 @@ async def bulk_upsert(
 ) -> BulkResult:
     """Create or update a vendor's solutions by external id, all or nothing: any bad item fails the whole
     request with every item's errors listed, and nothing is written."""
-    if not principal.has_role(provider.id, MemberRole.editor):
+    if not policies.may_edit_for(principal, provider.id):
         principal.require_authenticated()
         raise Forbidden("only editors of the provider organization upsert its solutions")
     index = await vocabulary_index(session)
@@ -783,10 +711,7 @@ async def bulk_upsert(
         if current == wanted:
             result.unchanged.append(solution)
             continue
-        if (
-            solution.state in (SolutionState.submitted, SolutionState.archived)
-            or solution.pending_state == SolutionState.submitted.value
-        ):
+        if not moderation.is_editable(solution):
             raise Conflict(
                 f"'{external_id}' is {solution.state} and cannot be changed now",
                 field="items",
@@ -812,11 +737,8 @@ async def _adopters_count(session: AsyncSession, solution: Solution) -> int:
 
 
 def _require_reference_rights(principal: Principal, org: Organization, what: str) -> None:
-    """Members of the public body record and withdraw its references; a token needs the write scope."""
     principal.require_authenticated()
-    if not principal.has_role(org.id, MemberRole.member) or (
-        principal.token is not None and not principal.has_role(org.id, MemberRole.editor)
-    ):
+    if not policies.may_record_references(principal, org.id):
         raise Forbidden(f"only members of the municipality {what}")
 
 

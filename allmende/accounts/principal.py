@@ -53,6 +53,10 @@ class Principal:
         role = self.role_in(organization_id)
         return role is not None and _ROLE_RANK[role] >= _ROLE_RANK[at_least]
 
+    def belongs_to(self, organization_id: int | None) -> bool:
+        """Any role in the organization (a token belongs to its own)."""
+        return self.role_in(organization_id) is not None
+
     def require_authenticated(self) -> None:
         if self.is_anonymous:
             raise Unauthorized("Sign in or send an API token to do this.")

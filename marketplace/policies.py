@@ -1,0 +1,50 @@
+"""Who may see and do what in the catalog: the rules the services enforce and the pages show.
+
+The moderation rules themselves (drafts are seen by moderators and the provider's members; four eyes)
+are the shared workflow's (``allmende.core.moderation``); here they are bound to a solution's provider.
+"""
+
+from __future__ import annotations
+
+from allmende.accounts.models import MemberRole
+from allmende.accounts.principal import Principal
+from allmende.core import moderation
+from marketplace.models import Solution
+
+
+def can_see_drafts_of(principal: Principal, provider_id: int | None) -> bool:
+    """A provider's unpublished solutions, pending edits and moderation reasons."""
+    return moderation.may_see_drafts(principal, provider_id)
+
+
+def can_see_drafts(principal: Principal, solution: Solution) -> bool:
+    return can_see_drafts_of(principal, solution.provider_id)
+
+
+def may_see(principal: Principal, solution: Solution) -> bool:
+    return moderation.is_visible(principal, solution, solution.provider_id)
+
+
+def may_edit_for(principal: Principal, provider_id: int | None) -> bool:
+    """Editors (and owners, and write tokens) of a provider create and change its solutions."""
+    return principal.has_role(provider_id, MemberRole.editor)
+
+
+def may_edit(principal: Principal, solution: Solution) -> bool:
+    return may_edit_for(principal, solution.provider_id)
+
+
+def may_moderate(principal: Principal, solution: Solution) -> bool:
+    """Publish, request changes: moderators, but not for their own organization (four eyes)."""
+    return moderation.may_review(principal, solution.provider_id)
+
+
+def may_archive(principal: Principal, solution: Solution) -> bool:
+    return principal.is_moderator or may_edit(principal, solution)
+
+
+def may_record_references(principal: Principal, organization_id: int | None) -> bool:
+    """Members of a public body record and withdraw what it uses; a token needs the write scope."""
+    if principal.token is not None:
+        return principal.has_role(organization_id, MemberRole.editor)
+    return principal.has_role(organization_id, MemberRole.member)
