@@ -14,17 +14,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
-from allmende.accounts.models import MemberRole, Organization, User
+from allmende.accounts.models import Organization, User
 from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
-from allmende.core import markdown
+from allmende.core import markdown, moderation
 from allmende.core.audit import record_for
+from allmende.core.moderation import ModerationState
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
-from allmende.core.records import hold_for_change
+from allmende.core.records import hold_checked
 from allmende.core.text import slugify
-from allmende.core.types import utcnow
-from allmende.core.versions import check_version
+from knowledge import policies
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
 from knowledge.schemas import (
     BODY_MAX_BYTES,
@@ -44,7 +44,8 @@ from knowledge.schemas import (
 )
 from marketplace import services as catalog
 
-PUBLISHED = "published"
+PUBLISHED = ModerationState.published.value
+WORKFLOW = moderation.Workflow(record_type="case_study", noun="case study", plural="case studies")
 VOCABULARY_OF = {"stages": "stages", "sectors": "sectors", "steps": "steps", "stage": "stages", "step": "steps"}
 
 
@@ -138,17 +139,9 @@ async def sync_links(session: AsyncSession, study: CaseStudy) -> None:
         session.add(CaseStudySolution(case_study_id=study.id or 0, solution_uuid=UUID(value)))
 
 
-def _can_see_drafts(principal: Principal, study: CaseStudy) -> bool:
-    return principal.is_moderator or principal.has_role(study.author_organization_id, MemberRole.member)
-
-
 async def get_case_study(session: AsyncSession, principal: Principal, slug: str) -> CaseStudy:
     study = (await session.exec(select(CaseStudy).where(CaseStudy.slug == slug))).first()
-    if (
-        study is None
-        or study.is_deleted
-        or (study.state not in (PUBLISHED, "archived") and not _can_see_drafts(principal, study))
-    ):
+    if study is None or study.is_deleted or not policies.may_see(principal, study):
         raise NotFound(f"no case study '{slug}'", field="slug")
     return study
 
@@ -168,7 +161,7 @@ async def case_study_out(session: AsyncSession, principal: Principal, study: Cas
         else None
     )
     rendered = markdown.render(study.body, max_bytes=BODY_MAX_BYTES)
-    insider = _can_see_drafts(principal, study)
+    insider = policies.can_see_drafts(principal, study)
     return CaseStudyOut(
         uuid=study.uuid,
         slug=study.slug,
@@ -206,7 +199,7 @@ async def case_study_out(session: AsyncSession, principal: Principal, study: Cas
 async def create_case_study(session: AsyncSession, principal: Principal, data: CaseStudyCreate) -> CaseStudy:
     principal.require_authenticated()
     author = await accounts.get_organization(session, data.author_organization)
-    if not principal.has_role(author.id, MemberRole.editor):
+    if not policies.may_write_for(principal, author.id):
         raise Forbidden("only editors of the author organization write its case studies")
     content = await _case_study_content(session, data)
     slug = data.slug or slugify(data.title)
@@ -221,14 +214,14 @@ async def create_case_study(session: AsyncSession, principal: Principal, data: C
         action="case_study.create",
         record_type="case_study",
         record_uuid=study.uuid,
-        to_state="draft",
+        to_state=ModerationState.draft.value,
     )
     return study
 
 
 def _require_author(principal: Principal, study: CaseStudy) -> None:
     principal.require_authenticated()
-    if not principal.has_role(study.author_organization_id, MemberRole.editor):
+    if not policies.may_edit(principal, study):
         raise Forbidden("only editors of the author organization change this case study")
 
 
@@ -236,93 +229,45 @@ async def update_case_study(
     session: AsyncSession, principal: Principal, study: CaseStudy, changes: dict[str, Any], if_match: str | None
 ) -> CaseStudy:
     _require_author(principal, study)
-    await hold_for_change(session, study)  # the check below sees the latest committed version
-    check_version(study.etag, if_match)
-    if study.state in ("submitted", "archived") or study.pending_state == "submitted":
-        raise Conflict(f"a {study.state} case study cannot be edited now", field="state")
-    slugs = await _slugs_by_uuid(session, study.solution_uuids)
-    current = study.pending if study.state == PUBLISHED and study.pending else _fields_of(study, slugs)
+    await hold_checked(session, study, if_match)
+    is_live = WORKFLOW.check_editable(study)
+    current = WORKFLOW.working_copy(study) or _fields_of(study, await _slugs_by_uuid(session, study.solution_uuids))
     try:
         fields = CaseStudyFields.model_validate(current | changes)
     except ValidationError as exc:
         raise invalid_input_from(exc) from None
     content = await _case_study_content(session, fields)
-    if study.state == PUBLISHED:
-        study.pending = fields.model_dump(mode="json")
-        study.pending_state = study.pending_state or "draft"
-    else:
+    if not is_live:
         for key, value in content.items():
             setattr(study, key, value)
+    step = WORKFLOW.edit(study, fields.model_dump(mode="json") if is_live else None)
     await session.flush()
-    record_for(
-        session,
-        principal,
-        action="case_study.edit",
-        record_type="case_study",
-        record_uuid=study.uuid,
-    )
+    WORKFLOW.audit(session, principal, study, step)
     return study
 
 
-def _transition(
-    session: AsyncSession,
-    principal: Principal,
-    study: CaseStudy,
-    action: str,
-    from_state: str,
-    to_state: str,
-    reason: str | None = None,
-) -> None:
-    record_for(
-        session,
-        principal,
-        action=f"case_study.{action}",
-        record_type="case_study",
-        record_uuid=study.uuid,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-    )
-
-
-async def submit_case_study(session: AsyncSession, principal: Principal, study: CaseStudy) -> CaseStudy:
+async def submit_case_study(
+    session: AsyncSession, principal: Principal, study: CaseStudy, if_match: str | None = None
+) -> CaseStudy:
     _require_author(principal, study)
-    await hold_for_change(session, study)
-    if study.state == PUBLISHED and study.pending is not None and study.pending_state != "submitted":
-        study.pending_state = "submitted"
-        _transition(session, principal, study, "submit_edit", "pending", "submitted")
-    elif study.state in ("draft", "changes_requested"):
-        _transition(session, principal, study, "submit", study.state, "submitted")
-        study.state = "submitted"
-    else:
-        raise Conflict(f"a {study.state} case study cannot be submitted", field="state")
+    await hold_checked(session, study, if_match, required=False)
+    WORKFLOW.audit(session, principal, study, WORKFLOW.submit(study))
     await session.flush()
     return study
 
 
-def _require_reviewer(principal: Principal, study: CaseStudy) -> None:
-    principal.require_moderator()
-    if principal.has_role(study.author_organization_id, MemberRole.member):
-        raise Forbidden("moderators cannot review case studies of their own organization")
+async def publish_case_study(
+    session: AsyncSession, principal: Principal, study: CaseStudy, if_match: str | None = None
+) -> CaseStudy:
+    WORKFLOW.require_reviewer(principal, study.author_organization_id)
+    await hold_checked(session, study, if_match, required=False)
 
-
-async def publish_case_study(session: AsyncSession, principal: Principal, study: CaseStudy) -> CaseStudy:
-    _require_reviewer(principal, study)
-    await hold_for_change(session, study)
-    if study.state == PUBLISHED and study.pending_state == "submitted" and study.pending is not None:
-        content = await _case_study_content(session, CaseStudyFields.model_validate(study.pending))
+    async def apply_pending(pending: dict[str, Any]) -> None:
+        content = await _case_study_content(session, CaseStudyFields.model_validate(pending))
         for key, value in content.items():
             setattr(study, key, value)
-        study.pending, study.pending_state = None, None
-        _transition(session, principal, study, "approve_edit", "submitted", PUBLISHED)
-    elif study.state == "submitted":
-        _transition(session, principal, study, "publish", "submitted", PUBLISHED)
-        study.state, study.published_at = PUBLISHED, study.published_at or utcnow()
-    else:
-        raise Conflict(
-            f"only submitted case studies or edits can be published; this one is {study.state}", field="state"
-        )
-    study.moderation_reason = None
+
+    WORKFLOW.audit(session, principal, study, await WORKFLOW.publish(study, apply_pending))
     await session.flush()
     await sync_links(session, study)
     await session.flush()
@@ -330,33 +275,24 @@ async def publish_case_study(session: AsyncSession, principal: Principal, study:
 
 
 async def request_case_study_changes(
-    session: AsyncSession, principal: Principal, study: CaseStudy, reason: str
+    session: AsyncSession, principal: Principal, study: CaseStudy, reason: str, if_match: str | None = None
 ) -> CaseStudy:
-    _require_reviewer(principal, study)
-    await hold_for_change(session, study)
-    if study.state == PUBLISHED and study.pending_state == "submitted":
-        study.pending_state = "changes_requested"
-    elif study.state == "submitted":
-        study.state = "changes_requested"
-    else:
-        raise Conflict(
-            f"changes can be requested only for submitted case studies; this one is {study.state}", field="state"
-        )
-    study.moderation_reason = reason
-    _transition(session, principal, study, "request_changes", "submitted", "changes_requested", reason)
+    WORKFLOW.require_reviewer(principal, study.author_organization_id)
+    await hold_checked(session, study, if_match, required=False)
+    WORKFLOW.audit(session, principal, study, WORKFLOW.request_changes(study, reason))
     await session.flush()
     return study
 
 
-async def archive_case_study(session: AsyncSession, principal: Principal, study: CaseStudy) -> CaseStudy:
+async def archive_case_study(
+    session: AsyncSession, principal: Principal, study: CaseStudy, if_match: str | None = None
+) -> CaseStudy:
     principal.require_authenticated()
-    if not (principal.is_moderator or principal.has_role(study.author_organization_id, MemberRole.editor)):
+    if not policies.may_archive(principal, study):
         raise Forbidden("only moderators and the authors archive a case study")
-    await hold_for_change(session, study)
-    if study.state != PUBLISHED:
-        raise Conflict("only published case studies can be archived", field="state")
-    study.state = "archived"
-    _transition(session, principal, study, "archive", PUBLISHED, "archived")
+    await hold_checked(session, study, if_match, required=False)
+    # Case studies have always kept a pending edit when archived (solutions drop theirs).
+    WORKFLOW.audit(session, principal, study, WORKFLOW.archive(study, None, keep_pending=True))
     await session.flush()
     await sync_links(session, study)
     return study
@@ -441,21 +377,9 @@ async def case_studies_for_solutions(
 # --- guides --------------------------------------------------------------------------------------------
 
 
-def _can_edit_guide(principal: Principal, guide: Guide) -> bool:
-    return principal.is_moderator or principal.has_role(guide.author_organization_id, MemberRole.editor)
-
-
 async def get_guide(session: AsyncSession, principal: Principal, slug: str) -> Guide:
     guide = (await session.exec(select(Guide).where(Guide.slug == slug))).first()
-    if (
-        guide is None
-        or guide.is_deleted
-        or (
-            guide.state != PUBLISHED
-            and not _can_edit_guide(principal, guide)
-            and not principal.has_role(guide.author_organization_id, MemberRole.member)
-        )
-    ):
+    if guide is None or guide.is_deleted or not policies.may_see_guide(principal, guide):
         raise NotFound(f"no guide '{slug}'", field="slug")
     return guide
 
@@ -507,7 +431,7 @@ async def _write_revision(
 async def create_guide(session: AsyncSession, principal: Principal, data: GuideCreate) -> Guide:
     principal.require_authenticated()
     author = await accounts.get_organization(session, data.author_organization) if data.author_organization else None
-    if not (principal.is_moderator or (author is not None and principal.has_role(author.id, MemberRole.editor))):
+    if not policies.may_write_guide_for(principal, author.id if author else None):
         raise Forbidden("guides are written by moderators or editors of the author organization")
     await _check_vocabulary(session, {"stage": data.stage, "step": data.step})
     slug = data.slug or slugify(data.title)
@@ -538,10 +462,9 @@ async def update_guide(
     session: AsyncSession, principal: Principal, guide: Guide, changes: dict[str, Any], if_match: str | None
 ) -> Guide:
     principal.require_authenticated()
-    if not _can_edit_guide(principal, guide):
+    if not policies.may_edit_guide(principal, guide):
         raise Forbidden("only moderators and editors of the author organization edit this guide")
-    await hold_for_change(session, guide)  # the check below sees the latest committed version
-    check_version(guide.etag, if_match)
+    await hold_checked(session, guide, if_match)
     note = changes.pop("note", None)
     current = {k: getattr(guide, k) for k in GuideFields.model_fields}
     try:
@@ -561,21 +484,24 @@ async def update_guide(
     return guide
 
 
-async def publish_guide(session: AsyncSession, principal: Principal, guide: Guide) -> Guide:
+async def publish_guide(
+    session: AsyncSession, principal: Principal, guide: Guide, if_match: str | None = None
+) -> Guide:
+    """Guides are published by a moderator directly, without a review step."""
     principal.require_moderator()
-    await hold_for_change(session, guide)
+    await hold_checked(session, guide, if_match, required=False)
     if guide.state == PUBLISHED:
         raise Conflict("the guide is published already", field="state")
+    step = moderation.mark_published(guide)
     record_for(
         session,
         principal,
         action="guide.publish",
         record_type="guide",
         record_uuid=guide.uuid,
-        from_state=guide.state,
-        to_state=PUBLISHED,
+        from_state=step.from_state,
+        to_state=step.to_state,
     )
-    guide.state, guide.published_at = PUBLISHED, guide.published_at or utcnow()
     await session.flush()
     return guide
 
@@ -641,12 +567,14 @@ async def diff(session: AsyncSession, guide: Guide, from_number: int, to_number:
     )
 
 
-async def restore(session: AsyncSession, principal: Principal, guide: Guide, number: int) -> Guide:
+async def restore(
+    session: AsyncSession, principal: Principal, guide: Guide, number: int, if_match: str | None = None
+) -> Guide:
     """Restoring writes a new revision with the old content: history is never rewritten."""
     principal.require_authenticated()
-    if not _can_edit_guide(principal, guide):
+    if not policies.may_edit_guide(principal, guide):
         raise Forbidden("only moderators and editors of the author organization restore revisions")
-    await hold_for_change(session, guide)  # the new revision's number follows the latest one
+    await hold_checked(session, guide, if_match, required=False)  # the new revision follows the latest one
     old = await _revision(session, guide, number)
     fields = GuideFields(
         title=old.title, stage=old.stage, step=old.step, tags=old.tags, summary=old.summary, body=old.body
@@ -672,6 +600,19 @@ async def list_guides(session: AsyncSession, *, stage: str | None, step: str | N
         query = query.where(Guide.step == step)
     rows = list(await session.exec(query.order_by(col(Guide.title))))
     return [g for g in rows if not tag or tag in g.tags]
+
+
+async def guide_drafts(session: AsyncSession, principal: Principal) -> list[Guide]:
+    """Unpublished guides the viewer may edit: every one for moderators, else their organizations' ones."""
+    if principal.user is None:
+        return []
+    query = select(Guide).where(col(Guide.state) != PUBLISHED, col(Guide.deleted_at).is_(None))
+    if not principal.is_moderator:
+        org_ids = [org_id for org_id in principal.roles if policies.may_write_guide_for(principal, org_id)]
+        if not org_ids:
+            return []
+        query = query.where(col(Guide.author_organization_id).in_(org_ids))
+    return list(await session.exec(query.order_by(col(Guide.title))))
 
 
 # --- the Stufenplan navigation ----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ approves it. Moderators never review records of an organization they belong to (
 The tables keep their own columns (a mixin could not reproduce each table's indexes, and the schema is
 the migrations'): ``Moderated`` names what the steps read and write. Each step changes the record's
 moderation columns and returns a ``Step`` that says what happened, for the caller's audit event; the
-caller writes its content, facets or links. Callers hold the record first (``hold``), so the checks
-see the latest committed version.
+caller writes its content, facets or links. Callers hold the record first
+(``allmende.core.records.hold_checked``), so the checks see the latest committed version.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.audit import Actor, record_for
 from allmende.core.problems import Conflict, Forbidden
-from allmende.core.records import SharedRecord, hold_for_change
 from allmende.core.types import utcnow
-from allmende.core.versions import check_optional_version, check_version
 
 
 class ModerationState(enum.StrEnum):
@@ -43,12 +41,17 @@ PUBLIC_STATES = (ModerationState.published.value, ModerationState.archived.value
 PENDING = "pending"  # the state audits name for a published record's pending edit
 
 
-class Moderated(Protocol):
-    """The columns a moderated table has (``solution``, ``case_study``)."""
+class Publishable(Protocol):
+    """What any publishable record has (guides too, which are published without review)."""
 
     uuid: UUID
     state: str
     published_at: datetime | None
+
+
+class Moderated(Publishable, Protocol):
+    """The columns a moderated table has (``solution``, ``case_study``)."""
+
     moderation_reason: str | None
     pending: dict[str, Any] | None
     pending_state: str | None
@@ -92,20 +95,6 @@ def is_editable(record: Moderated) -> bool:
     return not (record.state == ModerationState.published and record.pending_state == ModerationState.submitted)
 
 
-# --- versions -------------------------------------------------------------------------------------------
-
-
-async def hold(session: AsyncSession, record: SharedRecord, if_match: str | None, *, required: bool = False) -> None:
-    """Re-read the latest committed version, then check If-Match: required for edits, optional (checked
-    when sent) for transitions. The state checks that follow see that version too, so two moderators
-    publishing at once publish once."""
-    await hold_for_change(session, record)
-    if required:
-        check_version(record.etag, if_match)
-    else:
-        check_optional_version(record.etag, if_match)
-
-
 # --- the steps ------------------------------------------------------------------------------------------
 
 
@@ -117,6 +106,14 @@ class Step:
     from_state: str
     to_state: str
     reason: str | None = None
+
+
+def mark_published(record: Publishable) -> Step:
+    """The record goes public; a record published before keeps its first publication date."""
+    step = Step("publish", record.state, ModerationState.published.value)
+    record.state = ModerationState.published.value
+    record.published_at = record.published_at or utcnow()
+    return step
 
 
 @dataclass(frozen=True)
@@ -200,9 +197,7 @@ class Workflow:
             record.pending_state = None
             step = Step("approve_edit", ModerationState.submitted.value, ModerationState.published.value)
         elif state is ModerationState.submitted:
-            record.state = ModerationState.published.value
-            record.published_at = record.published_at or utcnow()
-            step = Step("publish", state.value, ModerationState.published.value)
+            step = mark_published(record)
         else:
             raise Conflict(
                 f"only submitted {self.plural} or edits can be published; this one is {state.value}", field="state"

@@ -23,7 +23,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.types import UTCDateTime, utcnow
-from allmende.core.versions import etag
+from allmende.core.versions import check_optional_version, check_version, etag
 
 Operation = Literal["create", "update", "delete"]
 
@@ -106,6 +106,19 @@ async def hold_for_change(session: AsyncSession, record: SharedRecord) -> None:
     """
     await session.exec(select(ChangeLogCounter.id).where(ChangeLogCounter.id == 1).with_for_update())
     await session.refresh(record)
+
+
+async def hold_checked(
+    session: AsyncSession, record: SharedRecord, if_match: str | None, *, required: bool = True
+) -> None:
+    """``hold_for_change``, then check If-Match against the latest committed version: required for edits,
+    optional (checked when sent) for state transitions. The state checks that follow see that version
+    too, so two moderators publishing at once publish once."""
+    await hold_for_change(session, record)
+    if required:
+        check_version(record.etag, if_match)
+    else:
+        check_optional_version(record.etag, if_match)
 
 
 def _operation(session: Session, record: SharedRecord, is_new: bool) -> Operation | None:

@@ -25,12 +25,13 @@ from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, 
 from allmende.core.text import slugify
 from allmende.core.versions import etag
 from allmende.web.forms import Field, small_number
-from allmende.web.hub import guide_missing, may_edit_guide
+from allmende.web.hub import guide_missing
 from allmende.web.i18n import N_, gettext
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
 from allmende.web.views import AnyRequest, Caller, Session, Vocabularies, Who, load_vocabularies, login_redirect
+from knowledge import policies
 from knowledge import services as knowledge
-from knowledge.models import Guide
+from knowledge.policies import Guide
 from knowledge.schemas import GuideCreate, GuideFields, RevisionOut
 
 MAX_TAGS, MAX_TAG_LENGTH, MAX_NOTE = 20, 40, 500
@@ -337,7 +338,7 @@ async def _editable(db_session: Any, principal: Any, viewer: Viewer, slug: str) 
         guide = await knowledge.get_guide(db_session, principal, slug[:100])
     except NotFound:
         return guide_missing(viewer, slug)
-    if not may_edit_guide(principal, guide):
+    if not policies.may_edit_guide(principal, guide):
         return _not_editor(viewer)
     return guide
 
@@ -482,7 +483,7 @@ async def history(request: AnyRequest, slug: FromPath[str], db_session: Session,
             "comparison": comparison,
             "pair": pair,
             "messages": messages,
-            "can_edit": may_edit_guide(principal, guide),
+            "can_edit": policies.may_edit_guide(principal, guide),
         },
     )
 
@@ -508,10 +509,10 @@ async def restore(
         return guide
     form = await request.form()
     back = f"/leitfaeden/{guide.slug}/versionen"
-    if str(form.get("version") or "") != str(guide.version):
-        return redirect(back, "guide-stale")
     try:
-        await knowledge.restore(db_session, principal, guide, number)
+        await knowledge.restore(db_session, principal, guide, number, etag(guide.uuid, str(form.get("version") or "")))
+    except PreconditionFailed:
+        return redirect(back, "guide-stale")
     except NotFound:
         return not_found(
             viewer,
@@ -525,17 +526,17 @@ async def restore(
 async def publish(request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who) -> Any:
     if not viewer.signed_in:
         return login_redirect(request)
-    if not viewer.is_moderator:
+    if not policies.may_publish_guide(principal):
         return forbidden(viewer, gettext("Leitfäden veröffentlicht die Moderation."))
     try:
         guide = await knowledge.get_guide(db_session, principal, slug[:100])
     except NotFound:
         return guide_missing(viewer, slug)
     form = await request.form()
-    if str(form.get("version") or "") != str(guide.version):
-        return redirect(f"/leitfaeden/{guide.slug}", "guide-stale")
     try:
-        await knowledge.publish_guide(db_session, principal, guide)
+        await knowledge.publish_guide(db_session, principal, guide, etag(guide.uuid, str(form.get("version") or "")))
+    except PreconditionFailed:
+        return redirect(f"/leitfaeden/{guide.slug}", "guide-stale")
     except Conflict:
         return redirect(f"/leitfaeden/{guide.slug}", "wrong-state")
     return redirect(f"/leitfaeden/{guide.slug}", "guide-published")

@@ -13,23 +13,16 @@ from litestar import get
 from litestar.params import FromPath
 
 from allmende.accounts import services as accounts
-from allmende.accounts.models import MemberRole
-from allmende.accounts.principal import Principal
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core.problems import NotFound
 from allmende.web import i18n
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, not_found, page
 from allmende.web.views import Caller, Config, Session, Who, load_vocabularies
+from knowledge import policies
 from knowledge import services as knowledge
-from knowledge.models import Guide
 
 STAGE_NUMBERS = range(1, 5)
-
-
-def may_edit_guide(principal: Principal, guide: Guide) -> bool:
-    """Moderators, and editors of the organization that wrote the guide (the service's rule)."""
-    return principal.is_moderator or principal.has_role(guide.author_organization_id, MemberRole.editor)
 
 
 async def organization_name(db_session: Any, slug: str | None) -> str | None:
@@ -105,7 +98,7 @@ async def guide_page(slug: FromPath[str], db_session: Session, principal: Caller
             "vocab": await load_vocabularies(db_session),
             "g": out,
             "author": await organization_name(db_session, out.author_organization),
-            "can_edit": may_edit_guide(principal, guide),
+            "can_edit": policies.may_edit_guide(principal, guide),
         },
     )
 
