@@ -9,7 +9,7 @@ from __future__ import annotations
 from allmende.accounts.models import MemberRole
 from allmende.accounts.principal import Principal
 from allmende.core import moderation
-from marketplace.models import Solution
+from marketplace.models import Solution as Solution  # re-exported: the record these rules are about
 
 
 def can_see_drafts_of(principal: Principal, provider_id: int | None) -> bool:

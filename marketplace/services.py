@@ -24,6 +24,7 @@ from allmende.core import markdown, moderation
 from allmende.core.audit import record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem, invalid_input_from
+from allmende.core.records import hold_checked
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
 from marketplace import policies
@@ -175,6 +176,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def content_of(solution: Solution) -> dict[str, Any]:
     return {name: getattr(solution, name) for name in CONTENT_FIELDS}
+
+
+def editable_content(solution: Solution) -> dict[str, Any]:
+    """What an editor edits: the pending version of a published solution, else the record itself."""
+    return WORKFLOW.working_copy(solution) or content_of(solution)
 
 
 async def adopters_of(session: AsyncSession, solution_ids: Sequence[int]) -> dict[int, list[AdopterOut]]:
@@ -422,6 +428,101 @@ async def list_for_provider(
     return await solution_outs(session, principal, rows, base_url)
 
 
+# --- counts and lists for the pages ------------------------------------------------------------------------
+
+
+@dataclass
+class FacetCounts:
+    """How many published solutions carry each value (independent of the other filters)."""
+
+    total: int = 0
+    by_field: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def get(self, field_name: str, key: str) -> int:
+        return self.by_field.get(field_name, {}).get(key, 0)
+
+
+async def facet_counts(session: AsyncSession) -> FacetCounts:
+    live = (Solution.state == SolutionState.published.value, col(Solution.deleted_at).is_(None))
+    counts = FacetCounts()
+    counts.total = int((await session.exec(select(func.count()).select_from(Solution).where(*live))).one())
+    rows = await session.exec(
+        select(SolutionFacet.vocabulary, SolutionFacet.term, func.count())
+        .join(Solution, col(Solution.id) == SolutionFacet.solution_id)
+        .where(*live)
+        .group_by(col(SolutionFacet.vocabulary), col(SolutionFacet.term))
+    )
+    for vocabulary, term, n in rows:
+        counts.by_field.setdefault(vocabulary, {})[term] = int(n)
+    status_rows = await session.exec(
+        select(Solution.development_status, func.count()).where(*live).group_by(col(Solution.development_status))
+    )
+    counts.by_field["development_status"] = {str(k): int(n) for k, n in status_rows if k}
+    licence_rows = await session.exec(
+        select(Solution.is_open_source, col(Solution.license).is_(None), func.count())
+        .where(*live)
+        .group_by(col(Solution.is_open_source), col(Solution.license).is_(None))
+    )
+    licence: dict[str, int] = {}
+    for is_open, unknown, n in licence_rows:
+        # The catalog's licence types: unknown when no licence is confirmed, never guessed as proprietary.
+        key = "unknown" if unknown else ("open-source" if is_open else "proprietary")
+        licence[key] = licence.get(key, 0) + int(n)
+    counts.by_field["license_type"] = licence
+    land_rows = await session.exec(
+        select(Organization.bundesland, func.count(func.distinct(Solution.id)))
+        .select_from(Reference)
+        .join(Solution, col(Solution.id) == Reference.solution_id)
+        .join(Organization, col(Organization.id) == Reference.organization_id)
+        .where(*live, col(Reference.deleted_at).is_(None), col(Organization.bundesland).is_not(None))
+        .group_by(col(Organization.bundesland))
+    )
+    counts.by_field["bundesland"] = {str(k): int(n) for k, n in land_rows}
+    return counts
+
+
+async def adopter_total(session: AsyncSession) -> int:
+    """Distinct organizations that recorded using at least one published solution."""
+    return int(
+        (
+            await session.exec(
+                select(func.count(func.distinct(Reference.organization_id)))
+                .join(Solution, col(Solution.id) == Reference.solution_id)
+                .where(Solution.state == SolutionState.published.value, col(Reference.deleted_at).is_(None))
+            )
+        ).one()
+    )
+
+
+async def review_queue(session: AsyncSession) -> list[Solution]:
+    """Submitted solutions and submitted edits of published ones, oldest first."""
+    rows = await session.exec(
+        select(Solution)
+        .where(
+            col(Solution.deleted_at).is_(None),
+            or_(
+                col(Solution.state) == SolutionState.submitted.value,
+                and_(
+                    col(Solution.state) == SolutionState.published.value,
+                    col(Solution.pending_state) == SolutionState.submitted.value,
+                ),
+            ),
+        )
+        .order_by(col(Solution.submitted_at), col(Solution.id))
+    )
+    return list(rows)
+
+
+async def published_options(session: AsyncSession) -> list[tuple[str, str]]:
+    """(slug, name) of every published solution, by name: the choices of the reference form."""
+    rows = await session.exec(
+        select(Solution.slug, Solution.name)
+        .where(Solution.state == SolutionState.published.value, col(Solution.deleted_at).is_(None))
+        .order_by(col(Solution.name))
+    )
+    return [(slug, name) for slug, name in rows]
+
+
 # --- writing ---------------------------------------------------------------------------------------------
 
 
@@ -527,10 +628,10 @@ async def update_solution(
 ) -> Solution:
     """Edit a draft in place; an edit to a published solution becomes its pending version."""
     _require_editor(principal, solution)
-    await moderation.hold(session, solution, if_match, required=True)
+    await hold_checked(session, solution, if_match)
     external_id = changes.pop("external_id", solution.external_id)
     is_live = WORKFLOW.check_editable(solution)
-    base = WORKFLOW.working_copy(solution) or content_of(solution)
+    base = editable_content(solution)
     base = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in base.items()}
     merged = _validated(base | changes)
     check_terms(merged.stored(), await vocabulary_index(session))
@@ -559,7 +660,7 @@ async def update_solution(
 
 async def submit(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
     _require_editor(principal, solution)
-    await moderation.hold(session, solution, if_match)
+    await hold_checked(session, solution, if_match, required=False)
     step = WORKFLOW.submit(solution)
     solution.submitted_at = utcnow()  # the moderators' queue is oldest first
     WORKFLOW.audit(session, principal, solution, step)
@@ -569,7 +670,7 @@ async def submit(session: AsyncSession, principal: Principal, solution: Solution
 
 async def publish(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> Solution:
     WORKFLOW.require_reviewer(principal, solution.provider_id)
-    await moderation.hold(session, solution, if_match)
+    await hold_checked(session, solution, if_match, required=False)
 
     async def apply_pending(pending: dict[str, Any]) -> None:
         _apply_content(solution, _validated(pending))
@@ -585,7 +686,7 @@ async def request_changes(
     session: AsyncSession, principal: Principal, solution: Solution, reason: str, if_match: str | None
 ) -> Solution:
     WORKFLOW.require_reviewer(principal, solution.provider_id)
-    await moderation.hold(session, solution, if_match)
+    await hold_checked(session, solution, if_match, required=False)
     WORKFLOW.audit(session, principal, solution, WORKFLOW.request_changes(solution, reason))
     await session.flush()
     return solution
@@ -597,7 +698,7 @@ async def archive(
     principal.require_authenticated()
     if not policies.may_archive(principal, solution):
         raise Forbidden("only moderators and editors of the provider archive a solution")
-    await moderation.hold(session, solution, if_match)
+    await hold_checked(session, solution, if_match, required=False)
     step = WORKFLOW.archive(solution, reason)
     await session.exec(delete(SolutionFacet).where(col(SolutionFacet.solution_id) == solution.id))
     WORKFLOW.audit(session, principal, solution, step)
@@ -607,7 +708,7 @@ async def archive(
 
 async def delete_draft(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> None:
     _require_editor(principal, solution)
-    await moderation.hold(session, solution, if_match)
+    await hold_checked(session, solution, if_match, required=False)
     if solution.published_at is not None or solution.state in moderation.PUBLIC_STATES:
         raise Conflict("only drafts that were never published can be deleted; archive published ones", field="state")
     solution.deleted_at = utcnow()

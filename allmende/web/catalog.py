@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from allmende.accounts import services as accounts
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core.problems import NotFound
-from allmende.web import i18n, queries
+from allmende.web import i18n
 from allmende.web.i18n import gettext
 from allmende.web.render import (
     COMPARE_COOKIE,
@@ -33,7 +33,7 @@ from marketplace import services as catalog
 @get("/", name="web:home", include_in_schema=False)
 async def home(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
     vocab = await load_vocabularies(db_session)
-    counts = await queries.facet_counts(db_session)
+    counts = await catalog.facet_counts(db_session)
     newest = await catalog.list_published(
         db_session,
         principal,
@@ -49,7 +49,7 @@ async def home(request: AnyRequest, db_session: Session, principal: Caller, sett
             "viewer": viewer,
             "vocab": vocab,
             "counts": counts,
-            "adopters": await queries.adopter_count(db_session),
+            "adopters": await catalog.adopter_total(db_session),
             "knowledge": await knowledge.count_published(db_session),
             "newest": newest.items,
         },

@@ -10,7 +10,6 @@ from litestar.params import FromPath
 
 from allmende.core.problems import Conflict, Forbidden, PreconditionFailed
 from allmende.core.versions import etag
-from allmende.web import queries
 from allmende.web.forms import FIELDS, changed_fields, content_rows
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, forbidden, page, redirect
@@ -52,7 +51,7 @@ async def _queue_page(
     db_session: Any, principal: Any, settings: Any, viewer: Viewer, *, errors: dict[str, tuple[str, str]] | None = None
 ) -> Any:
     vocab = await load_vocabularies(db_session)
-    solutions = await queries.review_queue(db_session)
+    solutions = await catalog.review_queue(db_session)
     outs = await catalog.solution_outs(db_session, principal, solutions, settings.base_url)
     items = []
     for solution, out in zip(solutions, outs, strict=True):

@@ -11,7 +11,6 @@ from litestar.params import FromPath
 
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
 from allmende.core.types import utcnow
-from allmende.web import queries
 from allmende.web.forms import iso_date
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, forbidden, page, redirect
@@ -47,7 +46,7 @@ async def _page(db_session: Any, viewer: Viewer, claim: ClaimForm | None = None,
             "viewer": viewer,
             "vocab": await load_vocabularies(db_session),
             "sections": sections,
-            "options": await queries.published_options(db_session),
+            "options": await catalog.published_options(db_session),
             "claim": claim or ClaimForm(),
             "preselect": preselect,
             "max_statement": MAX_STATEMENT,

@@ -31,7 +31,7 @@ from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core.problems import Problem
 from allmende.core.search.base import InvalidSearch, SearchHit, SearchQuery, SearchResult, SearchUnavailable
 from allmende.core.search_http import SearchApi
-from allmende.web import i18n, queries
+from allmende.web import i18n
 from allmende.web.forms import small_number
 from allmende.web.i18n import N_, gettext, ngettext
 from allmende.web.render import page, query_pairs, url_with
@@ -688,7 +688,7 @@ async def search_page(
             "type_labels": TYPE_LABELS,
             "bundeslaender": BUNDESLAENDER,
             "catalog_url": "/loesungen?" + urlencode(solution_filters, doseq=True) if scope is HUB else None,
-            "drafts": await queries.guide_drafts(db_session, viewer) if scope is GUIDES else [],
+            "drafts": await knowledge.guide_drafts(db_session, viewer.principal) if scope is GUIDES else [],
         },
     )
 

@@ -9,15 +9,15 @@ from litestar import get, post
 from litestar.params import FromPath
 
 from allmende.accounts import services as accounts
-from allmende.accounts.models import MemberRole
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Problem
 from allmende.core.versions import etag
 from allmende.web.forms import FIELD_BY_NAME, GROUPS, SolutionForm, changed_fields, content_rows, small_number
 from allmende.web.i18n import gettext
 from allmende.web.render import PENDING_LABELS, STATE_LABELS, Viewer, forbidden, page, redirect
 from allmende.web.views import AnyRequest, Caller, Config, Session, Vocabularies, Who, load_vocabularies, login_redirect
+from marketplace import policies
 from marketplace import services as catalog
-from marketplace.models import Solution, SolutionState
+from marketplace.policies import Solution
 from marketplace.schemas import SolutionCreate, SolutionOut
 
 
@@ -64,7 +64,7 @@ async def dashboard(request: AnyRequest, db_session: Session, principal: Caller,
     for membership in viewer.vendor_orgs:
         org = membership.organization
         outs = await catalog.list_for_provider(db_session, principal, org, settings.base_url)
-        may_edit = principal.has_role(org.id, MemberRole.editor)
+        may_edit = policies.may_edit_for(principal, org.id)
         sections.append(
             (accounts.organization_out(org, settings.base_url), may_edit, [row_for(o, may_edit) for o in outs])
         )
@@ -143,16 +143,9 @@ async def create_solution(request: AnyRequest, db_session: Session, principal: C
 
 async def _editable(db_session: Any, principal: Any, slug: str) -> Solution:
     solution = await catalog.get_solution(db_session, principal, slug)
-    if not principal.has_role(solution.provider_id, MemberRole.editor):
+    if not policies.may_edit(principal, solution):
         raise Forbidden("editors only")
     return solution
-
-
-def _stored_content(solution: Solution) -> dict[str, Any]:
-    """What an editor edits: the pending version of a published solution, else the record itself."""
-    if solution.state == SolutionState.published.value and solution.pending is not None:
-        return dict(solution.pending)
-    return catalog.content_of(solution)
 
 
 @get("/anbieter/loesungen/{slug:str}/bearbeiten", name="web:solution-edit", include_in_schema=False)
@@ -168,7 +161,7 @@ async def edit_solution(
     out = await catalog.solution_out(db_session, principal, solution, settings.base_url)
     if not row_for(out, True).can_edit:
         return redirect("/anbieter", "wrong-state")
-    form = SolutionForm.from_content(_stored_content(solution))
+    form = SolutionForm.from_content(catalog.editable_content(solution))
     return _form_page(
         viewer, await load_vocabularies(db_session), form, mode="edit", solution=out, version=solution.version
     )
@@ -198,7 +191,7 @@ async def update_solution(
                 return redirect("/anbieter", "submitted")
             return redirect("/anbieter", "saved")
         except PreconditionFailed:
-            stored = _stored_content(solution)
+            stored = catalog.editable_content(solution)
             differing = set(changed_fields(stored, form.payload()))
             theirs = content_rows(vocab, stored, only=differing)
             yours = {name: value for name, _label, value in content_rows(vocab, form.payload(), only=differing)}
