@@ -110,41 +110,38 @@ class CaseStudyController(Controller):
 
     @post("/{slug:str}/submit", status_code=200)
     async def submit(
-        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, if_match: IfMatch
+        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config
     ) -> Response[CaseStudyOut]:
         study = await services.get_case_study(db_session, principal, slug)
-        await services.submit_case_study(db_session, principal, study, if_match)
-        return await _study(db_session, principal, study, settings)
+        return await _study(
+            db_session, principal, await services.submit_case_study(db_session, principal, study), settings
+        )
 
     @post("/{slug:str}/publish", status_code=200)
     async def publish(
-        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, if_match: IfMatch
+        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config
     ) -> Response[CaseStudyOut]:
         study = await services.get_case_study(db_session, principal, slug)
-        await services.publish_case_study(db_session, principal, study, if_match)
-        return await _study(db_session, principal, study, settings)
+        return await _study(
+            db_session, principal, await services.publish_case_study(db_session, principal, study), settings
+        )
 
     @post("/{slug:str}/request-changes", status_code=200)
     async def request_changes(
-        self,
-        slug: FromPath[str],
-        data: JSONBody[ReasonIn],
-        db_session: Session,
-        principal: Caller,
-        settings: Config,
-        if_match: IfMatch,
+        self, slug: FromPath[str], data: JSONBody[ReasonIn], db_session: Session, principal: Caller, settings: Config
     ) -> Response[CaseStudyOut]:
         study = await services.get_case_study(db_session, principal, slug)
-        await services.request_case_study_changes(db_session, principal, study, data.reason, if_match)
+        await services.request_case_study_changes(db_session, principal, study, data.reason)
         return await _study(db_session, principal, study, settings)
 
     @post("/{slug:str}/archive", status_code=200)
     async def archive(
-        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, if_match: IfMatch
+        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config
     ) -> Response[CaseStudyOut]:
         study = await services.get_case_study(db_session, principal, slug)
-        await services.archive_case_study(db_session, principal, study, if_match)
-        return await _study(db_session, principal, study, settings)
+        return await _study(
+            db_session, principal, await services.archive_case_study(db_session, principal, study), settings
+        )
 
 
 class GuideController(Controller):
@@ -192,10 +189,10 @@ class GuideController(Controller):
 
     @post("/{slug:str}/publish", status_code=200)
     async def publish(
-        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, if_match: IfMatch
+        self, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config
     ) -> Response[GuideOut]:
         guide = await services.get_guide(db_session, principal, slug)
-        return await _guide(db_session, await services.publish_guide(db_session, principal, guide, if_match), settings)
+        return await _guide(db_session, await services.publish_guide(db_session, principal, guide), settings)
 
     @get("/{slug:str}/revisions")
     async def revisions(self, slug: FromPath[str], db_session: Session, principal: Caller) -> list[RevisionOut]:
@@ -218,17 +215,10 @@ class GuideController(Controller):
 
     @post("/{slug:str}/revisions/{number:int}/restore", status_code=200)
     async def restore(
-        self,
-        slug: FromPath[str],
-        number: PositiveNumber,
-        db_session: Session,
-        principal: Caller,
-        settings: Config,
-        if_match: IfMatch,
+        self, slug: FromPath[str], number: PositiveNumber, db_session: Session, principal: Caller, settings: Config
     ) -> Response[GuideOut]:
         guide = await services.get_guide(db_session, principal, slug)
-        await services.restore(db_session, principal, guide, number, if_match)
-        return await _guide(db_session, guide, settings)
+        return await _guide(db_session, await services.restore(db_session, principal, guide, number), settings)
 
 
 class StageController(Controller):
