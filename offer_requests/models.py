@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from allmende.core.records import version_checked
 from allmende.core.types import PortableJSON, UTCDateTime, utcnow
+from allmende.core.versions import etag
 
 
 class OfferRequestState(enum.StrEnum):
@@ -69,7 +70,7 @@ class OfferRequest(SQLModel, table=True):
 
     @property
     def etag(self) -> str:
-        return f'"{self.uuid}.{self.version}"'
+        return etag(self.uuid, self.version)
 
 
 class OfferRequestParticipant(SQLModel, table=True):
@@ -121,7 +122,7 @@ class Offer(SQLModel, table=True):
 
     @property
     def etag(self) -> str:
-        return f'"{self.uuid}.{self.current_revision}"'
+        return etag(self.uuid, self.current_revision)
 
 
 class OfferRevision(SQLModel, table=True):

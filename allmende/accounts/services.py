@@ -36,7 +36,7 @@ from allmende.core.types import utcnow
 
 # Re-exported for the offer-request code, which moves out of the catalog on another branch; after that
 # merge its callers import it from allmende.core.versions like everyone else, and the re-export goes.
-from allmende.core.versions import check_version as check_version
+from allmende.core.versions import check_version
 
 MIN_PASSWORD_LENGTH = 12
 

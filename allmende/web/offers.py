@@ -21,7 +21,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.problems import Conflict, NotFound, PreconditionFailed, Problem
 from allmende.core.types import utcnow
-from allmende.web import queries
 from allmende.web.i18n import N_, gettext
 from allmende.web.offer_forms import (
     HOSTING_LOCATIONS,
@@ -36,7 +35,8 @@ from allmende.web.offer_forms import (
 )
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
 from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, login_redirect
-from offer_requests import access, services
+from marketplace import services as catalog
+from offer_requests import policies, services
 from offer_requests.schemas import DecisionIn, OfferFields, OfferOut, OfferRequestOut
 from offer_requests.services import OfferRequestState
 
@@ -171,7 +171,7 @@ async def _form_page(
             "form": form,
             "draft": out,
             "vocab": await load_vocabularies(db_session),
-            "options": await queries.published_options(db_session),
+            "options": await catalog.published_options(db_session),
             "labels": REQUEST_LABELS,
             "orgs": [m.organization for m in viewer.public_orgs],
         },
@@ -322,7 +322,7 @@ def _my_shares(offer: OfferOut, mine: set[str]) -> list[Any]:
 async def _detail(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, feedback: Feedback | None = None) -> Any:
     feedback = feedback or Feedback()
     try:
-        relation = await access.load_offer_request(db_session, viewer.principal, rid)
+        relation = await policies.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
     out = await services.offer_request_out(db_session, relation)
@@ -527,7 +527,7 @@ async def _offer_page(
     db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, form: OfferForm | None = None, status: int = 200
 ) -> Any:
     try:
-        relation = await access.load_offer_request(db_session, viewer.principal, rid)
+        relation = await policies.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
     if not relation.vendor:
@@ -575,7 +575,7 @@ async def save_offer(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: 
     if not viewer.signed_in:
         return login_redirect(request)
     try:
-        relation = await access.load_offer_request(db_session, viewer.principal, rid)
+        relation = await policies.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
         return _missing(viewer)
     out = await services.offer_request_out(db_session, relation)

@@ -13,9 +13,9 @@ version; a revision for an outdated bundle is a 409, and offers priced before a 
 flagged, never silently rewritten. Revisions are append-only rows.
 """
 
-from offer_requests.access import Relation, load_offer_request, relation_to
 from offer_requests.models import OfferRequestState
 from offer_requests.notices import offer_request_link
+from offer_requests.policies import Relation, load_offer_request, relation_to
 from offer_requests.services.bundle import join_offer_request, leave_offer_request, list_participants, set_acceptance
 from offer_requests.services.closing import (
     REMINDER_BEFORE,

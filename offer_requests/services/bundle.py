@@ -16,9 +16,9 @@ from allmende.core.pagination import Page
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
 from allmende.core.types import utcnow
 from offer_requests import notices
-from offer_requests.access import _active_participant_ids, _may_act, _vendor_ids, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRequestState
 from offer_requests.notices import _notify
+from offer_requests.policies import _active_participant_ids, _may_act, _vendor_ids, load_offer_request
 from offer_requests.schemas import ParticipantOut, Quantities
 from offer_requests.services.common import (
     _accepts_changes,

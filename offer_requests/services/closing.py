@@ -13,9 +13,9 @@ from allmende.accounts.principal import Principal
 from allmende.core.problems import Conflict, InvalidInput
 from allmende.core.types import utcnow
 from offer_requests import notices
-from offer_requests.access import _active_participant_ids, _require_requester, _vendor_ids, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestState
 from offer_requests.notices import _notify
+from offer_requests.policies import _active_participant_ids, _require_requester, _vendor_ids, load_offer_request
 from offer_requests.schemas import DecisionIn
 from offer_requests.services.common import _DECIDED_STATES, _audit_offer_request, _offer_vendor_ids, _touch
 

@@ -16,8 +16,8 @@ from allmende.core import markdown
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, NotFound
 from allmende.core.types import utcnow
-from offer_requests.access import Relation, _may_act, _vendor_ids, load_offer_request
 from offer_requests.models import OfferMessage, OfferRequestState
+from offer_requests.policies import Relation, _may_act, _vendor_ids, load_offer_request
 from offer_requests.schemas import MESSAGE_MAX_BYTES, MessageOut, ThreadOut
 from offer_requests.services.common import _audit_offer_request, _org_ref
 

@@ -20,10 +20,11 @@ from allmende.core import markdown
 from allmende.core.pagination import Page
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
 from allmende.core.types import utcnow
+from allmende.core.versions import check_version
 from offer_requests import notices
-from offer_requests.access import Relation, _active_participant_ids, _may_act, load_offer_request
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRevision
 from offer_requests.notices import _notify
+from offer_requests.policies import Relation, _active_participant_ids, _may_act, load_offer_request
 from offer_requests.schemas import (
     NOTES_MAX_BYTES,
     OfferCreate,
@@ -202,7 +203,7 @@ async def revise_offer(
     offer = await _offer_in(session, relation, offer_uuid, lock=True)
     if offer.vendor_id not in relation.vendor_orgs or not _may_act(principal, offer.vendor_id, MemberRole.editor):
         raise Forbidden("only the vendor's editors (or its token with the write scope) revise its offer")
-    accounts.check_version(offer.etag, if_match)
+    check_version(offer.etag, if_match)
     _accepts_changes(request, now, "offers can no longer be revised")
     priced = _priced_bundle(request, await _active_participants(session, request), data)
     number = offer.current_revision + 1

@@ -16,8 +16,8 @@ from allmende.core import markdown
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import InvalidInput
 from marketplace import services as catalog
-from offer_requests.access import Relation, _public_bodies_among, _vendor_ids, load_offer_request, relation_to
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRequestState, OfferRequestVendor
+from offer_requests.policies import Relation, _public_bodies_among, _vendor_ids, load_offer_request, relation_to
 from offer_requests.schemas import (
     NEED_MAX_BYTES,
     PROCUREMENT_NOTES_MAX_BYTES,

@@ -10,14 +10,13 @@ from pydantic import ValidationError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from allmende.accounts import services as accounts
 from allmende.accounts.models import Organization
 from allmende.accounts.principal import Principal
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, invalid_input_from
 from allmende.core.types import utcnow
+from allmende.core.versions import check_version
 from marketplace import services as catalog
 from offer_requests import notices
-from offer_requests.access import _active_participant_ids, _may_act, _require_requester, _vendor_ids, load_offer_request
 from offer_requests.models import (
     OfferRequest,
     OfferRequestKind,
@@ -26,6 +25,13 @@ from offer_requests.models import (
     OfferRequestVendor,
 )
 from offer_requests.notices import _notify
+from offer_requests.policies import (
+    _active_participant_ids,
+    _may_act,
+    _require_requester,
+    _vendor_ids,
+    load_offer_request,
+)
 from offer_requests.schemas import OfferRequestCreate, OfferRequestFields
 from offer_requests.services.common import _active_participants, _audit_offer_request, _organization_named, _touch
 
@@ -166,7 +172,7 @@ async def update_offer_request(
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     _require_requester(principal, relation)
-    accounts.check_version(request.etag, if_match)
+    check_version(request.etag, if_match)
     if request.state != OfferRequestState.draft.value:
         raise Conflict(f"only drafts can be edited; this request is {request.state}", field="state")
     try:
@@ -212,7 +218,7 @@ async def _matching_vendors(session: AsyncSession, request: OfferRequest) -> lis
 
 def _check_optional_request_version(request: OfferRequest, if_match: str | None) -> None:
     if if_match is not None:
-        accounts.check_version(request.etag, if_match)
+        check_version(request.etag, if_match)
 
 
 async def open_offer_request(
