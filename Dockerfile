@@ -10,6 +10,7 @@ COPY marketplace ./marketplace
 COPY offer_requests ./offer_requests
 COPY knowledge ./knowledge
 COPY federation ./federation
+COPY notifications ./notifications
 COPY seeds ./seeds
 RUN uv sync --frozen --no-dev && useradd --system --home /app allmende && mkdir -p /data && chown allmende /data
 USER allmende

@@ -1,7 +1,8 @@
 """The composition root: the one place that chooses adapters by configuration and builds the app.
 
 Core infrastructure (``allmende.core``, ``allmende.accounts``) knows no domain; the domain packages
-(``marketplace``, ``offer_requests``, ``knowledge``, ``federation``) are wired in here and nowhere else.
+(``marketplace``, ``offer_requests``, ``knowledge``, ``federation``, ``notifications``) are wired in here
+and nowhere else.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from allmende.core.jobs.arq_runner import ArqJobQueue
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.logging import configure_logging
 from allmende.core.mail import LogMailer, Mailer, build_mailer  # issue 7
-from allmende.core.notifications import MAIL_JOBS, InboxController, enqueue_pending  # issue 7
 from allmende.core.outages import OUTAGE_HANDLERS
 from allmende.core.problems import Unauthorized, exception_handlers
 from allmende.core.search import EmbeddedSearchEngine, MeilisearchEngine, SearchEngine, SearchUnavailable
@@ -53,6 +53,9 @@ from knowledge.search import CASE_STUDIES, GUIDES
 from marketplace import services as marketplace_services
 from marketplace.controllers import ROUTES as MARKETPLACE_ROUTES
 from marketplace.search import SOLUTIONS
+from notifications.controllers import InboxController  # issue 7
+from notifications.jobs import MAIL_JOBS  # issue 7
+from notifications.services import enqueue_pending  # issue 7
 from offer_requests.controllers import ROUTES as OFFER_REQUEST_ROUTES
 from offer_requests.jobs import JOBS as OFFER_REQUEST_JOBS  # issue 7
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from allmende.core import notifications
 from allmende.core.jobs import JobContext, JobSpec
 from allmende.core.types import utcnow
+from notifications import services as notifications
 from offer_requests import services
 
 

@@ -1,6 +1,6 @@
 """What offer requests tell people: the recipients of a notice, the link it carries, and the German
 wording of dates, numbers and the bundle in its text. The notices go to the inbox and the mail outbox
-(``allmende.core.notifications``) in the same transaction as the change they announce.
+(``notifications``) in the same transaction as the change they announce.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Membership, Organization, User
-from allmende.core import notifications
+from notifications import services as notifications
 from offer_requests.models import OfferRequest, OfferRequestParticipant
 
 try:

@@ -23,18 +23,11 @@ from allmende.app import Adapters, build_adapters
 from allmende.core.db import Database
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.mail import LogMailer, Mail, MailError, SmtpConfig, SmtpMailer, build_mailer
-from allmende.core.notifications import (
-    CLAIM_SECONDS,
-    MAX_ATTEMPTS,
-    Notification,
-    OutboundMail,
-    Recipient,
-    enqueue_pending,
-    notify,
-    send_mail_job,
-)
 from allmende.core.settings import Settings, SettingsError, load_settings
 from allmende.core.types import utcnow
+from notifications.jobs import CLAIM_SECONDS, MAX_ATTEMPTS, send_mail_job
+from notifications.models import Notification, OutboundMail
+from notifications.services import Recipient, enqueue_pending, notify
 from tests.factories import csrf_headers, login, make_organization, make_user, make_user_in
 
 SENDER = "Allmende Test <noreply@allmende.test>"

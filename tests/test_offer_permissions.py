@@ -24,10 +24,10 @@ from sqlmodel import col, select
 from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, PlatformRole, User
 from allmende.accounts.principal import Principal
 from allmende.core.db import Database
-from allmende.core.notifications import Notification
 from allmende.core.types import utcnow
 from marketplace.models import Solution
 from marketplace.schemas import SolutionFields
+from notifications.models import Notification
 from offer_requests import services
 from offer_requests.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
 from offer_requests.schemas import DecisionIn, OfferCreate, OfferRequestCreate, Quantities

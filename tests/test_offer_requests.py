@@ -27,12 +27,13 @@ from allmende.core.jobs import JobContext, JobRegistry
 from allmende.core.jobs.arq_runner import ArqJobQueue, build_worker
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.mail import SmtpMailer
-from allmende.core.notifications import SEND_JOB, Notification
 from allmende.core.problems import Conflict, PreconditionFailed
 from allmende.core.types import utcnow
 from marketplace import services as catalog
 from marketplace.models import Solution
 from marketplace.schemas import SolutionFields
+from notifications.jobs import SEND_JOB
+from notifications.models import Notification
 from offer_requests import services
 from offer_requests.jobs import CLOSE_JOB
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRevision

@@ -9,7 +9,7 @@
   being sent, so a development instance never mails anybody by accident.
 
 The sender is ``ALLMENDE_MAIL_FROM``. Mails are sent by jobs (``mail.send``, see
-``allmende.core.notifications``), never while a request waits; the stdlib ``smtplib`` runs in a
+``notifications``), never while a request waits; the stdlib ``smtplib`` runs in a
 worker thread so a slow server cannot stall the event loop. Each socket operation has a timeout
 (``SMTP_TIMEOUT_SECONDS``) and the whole exchange a deadline (``SMTP_DEADLINE_SECONDS``, below the
 ``mail.send`` job's own timeout). When the deadline passes or the sending task is cancelled (job

@@ -13,11 +13,12 @@ from typing import Any
 from litestar import get, post
 from litestar.params import FromPath
 
-from allmende.core.notifications import NotificationOut, list_inbox, mark_all_read, mark_read
 from allmende.core.problems import NotFound, Problem
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, not_found, page, redirect, safe_next, url_with
 from allmende.web.views import AnyRequest, Session, Who, login_redirect
+from notifications.schemas import NotificationOut
+from notifications.services import list_inbox, mark_all_read, mark_read
 
 INBOX = "/postfach"
 PAGE_SIZE = 20

@@ -12,12 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
 from allmende.accounts.principal import Principal
-from allmende.core.notifications import count_unread
 from allmende.core.settings import Settings
 from allmende.web import i18n
 from allmende.web.render import Viewer, locale_of, redirect, safe_next
 from marketplace import services as catalog
 from marketplace.schemas import TermOut
+from notifications.services import count_unread
 
 Session = NamedDependency[AsyncSession]
 Caller = NamedDependency[Principal]

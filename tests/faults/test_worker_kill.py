@@ -19,15 +19,9 @@ from sqlmodel import select
 
 from allmende.core.db import Database
 from allmende.core.jobs.arq_runner import ArqJobQueue
-from allmende.core.notifications import (
-    CLAIM_SECONDS,
-    PENDING_KEY,
-    SWEEP_SECONDS,
-    OutboundMail,
-    Recipient,
-    enqueue_pending,
-    notify,
-)
+from notifications.jobs import CLAIM_SECONDS, SWEEP_SECONDS
+from notifications.models import OutboundMail
+from notifications.services import PENDING_KEY, Recipient, enqueue_pending, notify
 from tests.factories import make_user
 from tests.faults.conftest import ProductionStack
 from tests.faults.harness import WorkerProcess, wait_until

@@ -12,8 +12,9 @@ import httpx
 
 from allmende.accounts.models import User
 from allmende.core.db import Database
-from allmende.core.notifications import Notification, Recipient, notify
 from allmende.core.types import utcnow
+from notifications.models import Notification
+from notifications.services import Recipient, notify
 from tests.web.conftest import People, csrf, post_form, sign_in
 
 

@@ -1,0 +1,170 @@
+"""Telling people: ``notify`` writes inbox rows and outbox mails in the caller's unit of work, and
+``enqueue_pending`` hands the mails to the job queue after it committed; the inbox is read and marked
+read here. Services never commit."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from allmende.core.jobs import JobQueue
+from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from allmende.core.problems import NotFound
+from allmende.core.types import utcnow
+from notifications.models import Notification, OutboundMail
+from notifications.schemas import NotificationOut
+
+log = structlog.get_logger("allmende.notifications")
+
+FIRST_FLUSH_DELAY = timedelta(seconds=60)  # the enqueue after commit has this long before the sweep steps in
+PENDING_KEY = "pending_mails"
+SEND_JOB_NAME = "mail.send"
+FLUSH_JOB_NAME = "mail.flush"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    email: str
+
+
+def notify(
+    session: AsyncSession,
+    recipients: Iterable[Recipient],
+    kind: str,
+    subject: str,
+    body: str,
+    *,
+    link: str | None = None,
+    record_uuid: uuid_module.UUID | None = None,
+) -> list[Notification]:
+    """Inbox rows and outbox mails for each recipient (once per user), in the caller's transaction."""
+    created: list[Notification] = []
+    seen: set[int] = set()
+    now = utcnow()
+    subject = subject[:300]
+    for recipient in recipients:
+        if recipient.user_id in seen:
+            continue
+        seen.add(recipient.user_id)
+        notification = Notification(
+            user_id=recipient.user_id,
+            kind=kind,
+            subject=subject,
+            body=body,
+            link=link,
+            record_uuid=record_uuid,
+            created_at=now,
+        )
+        mail = OutboundMail(
+            to_address=recipient.email,
+            subject=subject,
+            body=body,
+            link=link,
+            kind=kind,
+            created_at=now,
+            next_attempt_at=now + FIRST_FLUSH_DELAY,
+        )
+        session.add(notification)
+        session.add(mail)
+        session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))
+        created.append(notification)
+    return created
+
+
+async def enqueue_pending(session: AsyncSession, queue: JobQueue) -> int:
+    """After the unit of work committed: one ``mail.send`` job per mail it wrote. A lost enqueue is
+    harmless; ``mail.flush`` finds the mail later."""
+    pending: list[str] = session.info.pop(PENDING_KEY, [])
+    for mail_uuid in pending:
+        try:
+            await queue.enqueue(SEND_JOB_NAME, job_id=f"mail:{mail_uuid}:0", mail=mail_uuid)
+        except Exception as exc:  # the queue is down: don't wait for it once per mail; the sweep sends them
+            log.warning("could not enqueue mails; the sweep will send them", mails=len(pending), error=repr(exc))
+            break
+    return len(pending)
+
+
+def _out(notification: Notification) -> NotificationOut:
+    return NotificationOut.model_validate(notification, from_attributes=True)
+
+
+async def list_inbox(
+    session: AsyncSession, user_id: int, *, unread: bool = False, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[NotificationOut]:
+    """A user's notifications, newest first."""
+    check_limit(limit)
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread:
+        query = query.where(col(Notification.read_at).is_(None))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    after = decode_cursor(cursor, arity=2, dates=(0,))
+    if after is not None:
+        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
+        query = query.where(
+            or_(
+                col(Notification.created_at) < moment,
+                and_(col(Notification.created_at) == moment, col(Notification.id) < last_id),
+            )
+        )
+    rows = list(
+        await session.exec(
+            query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = (
+        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    )
+    return Page(items=[_out(n) for n in rows[:limit]], total=total, next_cursor=next_cursor)
+
+
+async def mark_read(session: AsyncSession, user_id: int, notification_uuid: uuid_module.UUID) -> NotificationOut:
+    notification = (
+        await session.exec(
+            select(Notification).where(Notification.uuid == notification_uuid, Notification.user_id == user_id)
+        )
+    ).first()
+    if notification is None:  # someone else's notification is as absent as a missing one
+        raise NotFound("no such notification in your inbox", field="id")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        await session.flush()
+    return _out(notification)
+
+
+async def mark_all_read(session: AsyncSession, user_id: int) -> int:
+    """Mark every unread notification of the user as read; returns how many there were."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(
+        update(table).where(table.c.user_id == user_id, table.c.read_at.is_(None)).values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+async def count_unread(session: AsyncSession, user_id: int) -> int:
+    """How many notifications of the user are unread (one COUNT, for the header)."""
+    query = select(func.count()).where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    return int((await session.exec(query)).one())
+
+
+__all__ = [
+    "FIRST_FLUSH_DELAY",
+    "FLUSH_JOB_NAME",
+    "PENDING_KEY",
+    "SEND_JOB_NAME",
+    "Recipient",
+    "count_unread",
+    "enqueue_pending",
+    "list_inbox",
+    "mark_all_read",
+    "mark_read",
+    "notify",
+]
