@@ -7,15 +7,15 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.core.jobs import JobQueue
-from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, newest_first
 from allmende.core.problems import NotFound
 from allmende.core.types import utcnow
 from notifications.models import Notification, OutboundMail
@@ -105,24 +105,8 @@ async def list_inbox(
     if unread:
         query = query.where(col(Notification.read_at).is_(None))
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    after = decode_cursor(cursor, arity=2, dates=(0,))
-    if after is not None:
-        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
-        query = query.where(
-            or_(
-                col(Notification.created_at) < moment,
-                and_(col(Notification.created_at) == moment, col(Notification.id) < last_id),
-            )
-        )
-    rows = list(
-        await session.exec(
-            query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit + 1)
-        )
-    )
-    next_cursor = (
-        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
-    )
-    return Page(items=[_out(n) for n in rows[:limit]], total=total, next_cursor=next_cursor)
+    rows, next_cursor = await newest_first(session, query, Notification, limit=limit, cursor=cursor)
+    return Page(items=[_out(n) for n in rows], total=total, next_cursor=next_cursor)
 
 
 async def mark_read(session: AsyncSession, user_id: int, notification_uuid: uuid_module.UUID) -> NotificationOut:

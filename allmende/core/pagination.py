@@ -1,5 +1,5 @@
-"""The list envelope (``items``, ``total``, ``next_cursor``), opaque keyset cursors, and the bounds of the
-integers a client may send in a URL."""
+"""The list envelope (``items``, ``total``, ``next_cursor``), opaque keyset cursors, the bounds of the
+integers a client may send in a URL, and the one "newest first" keyset page (``newest_first``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from litestar.params import PathParameter, QueryParameter
 from pydantic import BaseModel
+from sqlalchemy import and_, or_
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from allmende.core.problems import InvalidInput
 
@@ -92,3 +96,33 @@ def check_limit(limit: int) -> int:
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     return limit
+
+
+class Dated(Protocol):
+    """A row that pages newest first: its creation time, then its id to break ties."""
+
+    id: int | None
+    created_at: datetime
+
+
+R = TypeVar("R", bound=Dated)
+
+
+async def newest_first(
+    session: AsyncSession, query: SelectOfScalar[R], model: type[R], *, limit: int, cursor: str | None
+) -> tuple[list[R], str | None]:
+    """One page of ``query``'s rows, newest first (``created_at`` desc, ``id`` desc), after ``cursor``, and
+    the cursor of the next page (``[iso date, id]``; None on the last page).
+
+    The caller checks ``limit`` and counts the total before it asks; a cursor it did not hand out is a 422
+    naming ``cursor`` (``decode_cursor``)."""
+    created_at, row_id = col(model.created_at), col(model.id)
+    after = decode_cursor(cursor, arity=2, dates=(0,))
+    if after is not None:
+        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
+        query = query.where(or_(created_at < moment, and_(created_at == moment, row_id < last_id)))
+    rows = list(await session.exec(query.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)))
+    next_cursor = (
+        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    )
+    return rows[:limit], next_cursor

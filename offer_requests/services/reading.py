@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import and_, exists, false, func, or_
 from sqlmodel import col, select
@@ -13,7 +12,7 @@ from allmende.accounts import services as accounts
 from allmende.accounts.models import Organization
 from allmende.accounts.principal import Principal
 from allmende.core import markdown
-from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
+from allmende.core.pagination import Page, check_limit, newest_first
 from allmende.core.problems import InvalidInput
 from marketplace import services as catalog
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRequestState, OfferRequestVendor
@@ -176,22 +175,6 @@ async def list_offer_requests(
             raise InvalidInput(f"state must be one of {', '.join(s.value for s in OfferRequestState)}", field="state")
         query = query.where(OfferRequest.state == state)
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    after = decode_cursor(cursor, arity=2, dates=(0,))
-    if after is not None:
-        moment, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
-        query = query.where(
-            or_(
-                col(OfferRequest.created_at) < moment,
-                and_(col(OfferRequest.created_at) == moment, col(OfferRequest.id) < last_id),
-            )
-        )
-    rows = list(
-        await session.exec(
-            query.order_by(col(OfferRequest.created_at).desc(), col(OfferRequest.id).desc()).limit(limit + 1)
-        )
-    )
-    next_cursor = (
-        encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
-    )
-    items = [await offer_request_out(session, await relation_to(session, principal, r)) for r in rows[:limit]]
+    rows, next_cursor = await newest_first(session, query, OfferRequest, limit=limit, cursor=cursor)
+    items = [await offer_request_out(session, await relation_to(session, principal, r)) for r in rows]
     return Page(items=items, total=total, next_cursor=next_cursor)
