@@ -6,24 +6,19 @@ wording of dates, numbers and the bundle in its text. The notices go to the inbo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Membership, Organization, User
+from allmende.core.locale import local_moment, number
 from notifications import services as notifications
 from offer_requests.models import OfferRequest, OfferRequestParticipant
 
-try:
-    _LOCAL_TIME: tzinfo = ZoneInfo("Europe/Berlin")
-except ZoneInfoNotFoundError:  # pragma: no cover - a system without time zone data
-    _LOCAL_TIME = UTC
-
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(_LOCAL_TIME).strftime("%d.%m.%Y, %H:%M Uhr")
+    return f"{local_moment(moment, 'de')} Uhr"
 
 
 async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) -> list[notifications.Recipient]:
@@ -66,7 +61,7 @@ async def _notify(
 
 
 def _number(value: int) -> str:
-    return f"{value:,}".replace(",", ".")  # German digit grouping: 1.620.000
+    return number(value, "de")  # German digit grouping: 1.620.000
 
 
 def _bundle_line(participants: Sequence[OfferRequestParticipant]) -> str:

@@ -8,7 +8,8 @@ files and merges them into the catalog; ``python -m allmende.web.i18n check`` li
 
 The active locale lives in a context variable: the web router sets it before each handler runs and
 the page response sets it again right before rendering, so Jinja (``{{ _("…") }}``, ``{% trans %}``)
-and Python code (``gettext``) always agree. Dates and numbers are formatted by Babel for that locale.
+and Python code (``gettext``) always agree. Dates and numbers are formatted by Babel for that locale
+(``allmende.core.locale``: Berlin time, the same formats as the notices).
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import gettext as gettext_module
 import io
 import sys
 from contextvars import ContextVar
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_time as babel_format_time
-from babel.dates import get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency
+
+from allmende.core.locale import local_moment, number
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "de"
@@ -92,7 +93,7 @@ def N_(message: str) -> str:
 
 
 def format_number(value: int | float | None) -> str:
-    return "" if value is None else format_decimal(value, locale=current())
+    return "" if value is None else number(value, current())
 
 
 def format_euro(cents: int | None) -> str:
@@ -117,18 +118,8 @@ def format_day(value: date | datetime | str | None, form: str = "long") -> str:
 
 
 def format_moment(value: datetime | None) -> str:
-    """A date with its time to the minute in Berlin time: ``25.11.2026, 12:00``. Deadlines are set to the
-    minute, so the seconds of Babel's "medium" time would only be noise; the locale's own date-time pattern
-    joins the medium date and the short time."""
-    if value is None:
-        return ""
-    locale = current()
-    pattern = str(Locale.parse(locale).datetime_formats["medium"])
-    # Naive values are UTC, as the database stores them.
-    berlin = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(get_timezone("Europe/Berlin"))
-    day = babel_format_date(berlin, format="medium", locale=locale)
-    time = babel_format_time(berlin, format="short", locale=locale)
-    return pattern.replace("{1}", day).replace("{0}", time)
+    """A date with its time to the minute in Berlin time: ``25.11.2026, 12:00`` (``allmende.core.locale``)."""
+    return "" if value is None else local_moment(value, current())
 
 
 def language_name(code: str) -> str:

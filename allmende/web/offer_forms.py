@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from allmende.core.locale import LOCAL_TIME
 from allmende.web.forms import iso_date
 from allmende.web.i18n import N_, gettext
 from offer_requests.schemas import (
@@ -31,7 +31,6 @@ from offer_requests.schemas import (
     Quantities,
 )
 
-LOCAL_TIME = ZoneInfo("Europe/Berlin")
 QUANTITY_FIELDS = ("inhabitants", "users", "sites")
 QUANTITY_LIMITS = {"inhabitants": MAX_INHABITANTS, "users": MAX_USERS, "sites": MAX_SITES}
 PRICE_KINDS = {
