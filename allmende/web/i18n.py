@@ -2,8 +2,8 @@
 
 Message ids are German (the primary UI language); ``locale/en/LC_MESSAGES/messages.po`` translates
 them into English. The ``.po`` file is the only one in the repository: it is compiled in memory
-when this module is imported (Babel's ``read_po`` + ``write_mo``), so a fresh clone needs no build
-step. ``python -m allmende.web.i18n update`` extracts the strings from the templates and Python
+when first used (``allmende.core.translation``: Babel's ``read_po`` + ``write_mo``), so a fresh clone
+needs no build step. ``python -m allmende.web.i18n update`` extracts the strings from the templates and Python
 files and merges them into the catalog; ``python -m allmende.web.i18n check`` lists untranslated ones.
 
 The active locale lives in a context variable: the web router sets it before each handler runs and
@@ -15,21 +15,18 @@ and Python code (``gettext``) always agree. Dates and numbers are formatted by B
 from __future__ import annotations
 
 import gettext as gettext_module
-import io
 import sys
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
 from allmende.core.locale import local_moment, number
+from allmende.core.translation import Catalog
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "de"
@@ -40,18 +37,20 @@ DOMAIN = "messages"
 _current: ContextVar[str] = ContextVar("allmende_web_locale", default=DEFAULT_LOCALE)
 
 
-@cache
+CATALOG = Catalog(
+    directory=LOCALE_DIR,
+    domain=DOMAIN,
+    root=Path(__file__).parent,
+    sources=(("templates/**.html", "jinja2"), ("**.py", "python")),
+    options={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+    keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+    project="allmende-web",
+)
+
+
 def translations(locale: str) -> gettext_module.NullTranslations:
     """The compiled catalog of a locale; German (the source language) needs none."""
-    if locale == DEFAULT_LOCALE:
-        return gettext_module.NullTranslations()
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext_module.GNUTranslations(buffer)
+    return CATALOG.translations(locale)
 
 
 def normalize(value: str | None) -> str | None:
@@ -131,64 +130,18 @@ def language_name(code: str) -> str:
 # --- catalog maintenance: python -m allmende.web.i18n update|check ------------------------------------
 
 
-def _extract() -> Any:
-    from babel.messages.catalog import Catalog
-    from babel.messages.extract import extract_from_dir
-
-    catalog = Catalog(project="allmende-web", locale=None, fuzzy=False)
-    method_map = [("templates/**.html", "jinja2"), ("**.py", "python")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-    root = Path(__file__).parent
-    for filename, lineno, message, comments, context in extract_from_dir(
-        str(root), method_map=method_map, options_map=options, keywords=keywords
-    ):
-        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
-    return catalog
-
-
 def extracted_ids() -> set[str]:
     """Every message id used in the templates and Python files (for the completeness test)."""
-    return {m.id if isinstance(m.id, str) else m.id[0] for m in _extract() if m.id}
+    return CATALOG.extracted_ids()
 
 
 def _update() -> None:
-    from babel.messages.pofile import write_po
-
-    template = _extract()
-    for locale in LOCALES:
-        if locale == DEFAULT_LOCALE:
-            continue
-        path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            with path.open("rb") as handle:
-                catalog = read_po(handle, locale=locale, domain=DOMAIN)
-            catalog.update(template, no_fuzzy_matching=True)
-        else:
-            from babel.messages.catalog import Catalog
-
-            catalog = Catalog(locale=locale, domain=DOMAIN, project="allmende-web")
-            catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        catalog.fuzzy = False
-        with path.open("wb") as handle:
-            write_po(handle, catalog, width=100, omit_header=False, sort_output=True, include_lineno=False)
-        print(f"{path}: {len(catalog)} messages")
+    CATALOG.update()
 
 
 def untranslated(locale: str) -> list[str]:
     """Message ids without a translation in the locale's ``.po`` file."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale, domain=DOMAIN)
-    missing = []
-    for message_id in sorted(extracted_ids()):
-        message = catalog.get(message_id)
-        strings = message.string if message is not None else None
-        if not strings or (isinstance(strings, tuple | list) and not all(strings)):
-            missing.append(message_id)
-    return missing
+    return CATALOG.untranslated(locale)
 
 
 def _check() -> int:
