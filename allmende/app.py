@@ -30,6 +30,7 @@ from allmende.accounts import services as account_services
 from allmende.accounts.controllers import AuthController, OrganizationController
 from allmende.accounts.principal import ANONYMOUS, Principal
 from allmende.accounts.throttle import LoginThrottle
+from allmende.core import links
 from allmende.core.db import Database
 from allmende.core.health import ReadinessChecks, healthz, readyz
 from allmende.core.http import RequestContextMiddleware, TokenAwareCSRFMiddleware, csrf_config, require_json_body
@@ -47,6 +48,7 @@ from allmende.core.search_http import SearchApi, SearchController
 from allmende.core.sessions import UNAVAILABLE_MARK, GuardedStore, LazySessionConfig, store_unavailable
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
+from allmende.web.links import WEB_LINKS
 from knowledge import services as knowledge_services
 from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
 from knowledge.search import CASE_STUDIES, GUIDES
@@ -63,6 +65,8 @@ MAX_BODY_BYTES = 1_000_000
 
 # Cross-domain links, wired here so that neither domain imports the other's internals.
 marketplace_services.RELATED_PROVIDERS["case_studies"] = knowledge_services.case_studies_for_solutions
+# Notices link the web's pages: domains ask core's link builder, which learns the web's URLs here.
+links.register(WEB_LINKS)
 
 
 def build_job_registry() -> JobRegistry:

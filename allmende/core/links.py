@@ -1,0 +1,41 @@
+"""Links to the pages people read, for texts that leave the web (mails, inbox entries).
+
+Domain code never spells a web path: it asks ``links.offer_request(uuid)``, and the composition root
+(``allmende/app.py``) registers the builder that knows the web's URLs (``allmende.web.links``).
+Links are paths on this site; the mail job puts the configured base URL in front.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+
+class LinkBuilder(Protocol):
+    """The pages a notice may point to."""
+
+    def offer_request(self, request: uuid.UUID) -> str: ...
+
+
+_builder: LinkBuilder | None = None
+
+
+def register(builder: LinkBuilder) -> LinkBuilder | None:
+    """Use ``builder`` from now on; returns the one it replaces (so a test can put it back)."""
+    global _builder
+    previous, _builder = _builder, builder
+    return previous
+
+
+def builder() -> LinkBuilder:
+    if _builder is None:
+        raise RuntimeError("no link builder registered: the composition root (allmende/app.py) registers one")
+    return _builder
+
+
+def offer_request(request: uuid.UUID) -> str:
+    """The page of an offer request."""
+    return builder().offer_request(request)
+
+
+__all__ = ["LinkBuilder", "builder", "offer_request", "register"]
