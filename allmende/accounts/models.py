@@ -89,6 +89,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The language notices are written in for this person: "de" (the default) or "en".
+    language: str = Field(default="de", max_length=5, sa_column_kwargs={"server_default": "de"})
 
     memberships: list["Membership"] = Relationship(back_populates="user", sa_relationship_kwargs={"lazy": "raise"})
 
