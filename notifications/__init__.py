@@ -18,7 +18,9 @@ A request never waits for an SMTP server.
 Why a package of its own: notifications own tables, jobs and an API of their own, and they are told
 what to say by the domains (``offer_requests`` calls ``notifications.services.notify``), so they are
 not infrastructure that knows no one; ``allmende/core`` keeps only the SMTP mailer
-(:mod:`allmende.core.mail`).
+(:mod:`allmende.core.mail`). Subjects and bodies may be texts to translate
+(:class:`allmende.core.translation.Text`): ``notify`` renders them once per recipient, in that
+person's language, so the inbox keeps each entry in the language it was written in.
 
 The claims, their renewal and the fencing of the ``mail.*`` jobs are described in :mod:`notifications.jobs`.
 The inbox API (``GET /api/v1/inbox``, ``POST /api/v1/inbox/{uuid}/read``) is for signed-in users

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from allmende.core.jobs import JobQueue
 from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, newest_first
 from allmende.core.problems import NotFound
+from allmende.core.translation import LANGUAGES, SOURCE_LOCALE, Localizable, render
 from allmende.core.types import utcnow
 from notifications.models import Notification, OutboundMail
 from notifications.schemas import NotificationOut
@@ -33,40 +34,44 @@ FLUSH_JOB_NAME = "mail.flush"
 class Recipient:
     user_id: int
     email: str
+    language: str = SOURCE_LOCALE  # the user's language (``User.language``): the notice is written in it
 
 
 def notify(
     session: AsyncSession,
     recipients: Iterable[Recipient],
     kind: str,
-    subject: str,
-    body: str,
+    subject: str | Localizable,
+    body: str | Localizable,
     *,
     link: str | None = None,
     record_uuid: uuid_module.UUID | None = None,
 ) -> list[Notification]:
-    """Inbox rows and outbox mails for each recipient (once per user), in the caller's transaction."""
+    """Inbox rows and outbox mails for each recipient (once per user), in the caller's transaction.
+
+    A subject or body to translate (a :class:`~allmende.core.translation.Text`) is rendered once per
+    recipient, in the recipient's language; the inbox row and the mail keep that rendering."""
     created: list[Notification] = []
     seen: set[int] = set()
     now = utcnow()
-    subject = subject[:300]
     for recipient in recipients:
         if recipient.user_id in seen:
             continue
         seen.add(recipient.user_id)
+        subject_text, body_text = _written(subject, body, recipient.language)
         notification = Notification(
             user_id=recipient.user_id,
             kind=kind,
-            subject=subject,
-            body=body,
+            subject=subject_text,
+            body=body_text,
             link=link,
             record_uuid=record_uuid,
             created_at=now,
         )
         mail = OutboundMail(
             to_address=recipient.email,
-            subject=subject,
-            body=body,
+            subject=subject_text,
+            body=body_text,
             link=link,
             kind=kind,
             created_at=now,
@@ -77,6 +82,16 @@ def notify(
         session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))
         created.append(notification)
     return created
+
+
+def _language(value: str) -> str:
+    return value if value in LANGUAGES else SOURCE_LOCALE
+
+
+def _written(subject: str | Localizable, body: str | Localizable, language: str) -> tuple[str, str]:
+    """Subject (at most 300 characters, as the column holds) and body as one recipient reads them."""
+    locale = _language(language)
+    return str(render(subject, locale))[:300], str(render(body, locale))
 
 
 async def enqueue_pending(session: AsyncSession, queue: JobQueue) -> int:

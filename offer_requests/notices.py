@@ -1,24 +1,39 @@
-"""What offer requests tell people: the recipients of a notice, the link it carries, and the German
-wording of dates, numbers and the bundle in its text. The notices go to the inbox and the mail outbox
-(``notifications``) in the same transaction as the change they announce.
+"""What offer requests tell people: the recipients of a notice, the page it links, and its text.
+
+The texts are German message ids in this package's own gettext catalog (``locale/<lang>/LC_MESSAGES/
+notices.po``), marked with ``_`` and translated only when ``notifications.services.notify`` writes the
+notice for one recipient, in that person's language (``User.language``). Dates (in Berlin time) and numbers
+are formatted for that language too (``allmende.core.locale``). The link comes from the link builder the
+composition root registered (``allmende.core.links``): this package never spells a web path. The notices
+go to the inbox and the mail outbox (``notifications``) in the same transaction as the change they announce.
+
+After changing a text: ``uv run python -m allmende.core.translation update offer_requests.notices`` and
+translate the new entries; ``… check offer_requests.notices`` lists untranslated ones (a test fails on any).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Membership, Organization, User
-from allmende.core.locale import local_moment, number
+from allmende.core import links
+from allmende.core.translation import Catalog, Moment, Number, Text
 from notifications import services as notifications
 from offer_requests.models import OfferRequest, OfferRequestParticipant
 
-
-def _local(moment: datetime) -> str:
-    return f"{local_moment(moment, 'de')} Uhr"
+CATALOG = Catalog(
+    directory=Path(__file__).parent / "locale",
+    domain="notices",
+    root=Path(__file__).parent,
+    sources=(("notices.py", "python"),),
+    project="allmende-notices",
+)
+_ = CATALOG.text
+Notice = tuple[Text, Text]  # (subject, body)
 
 
 async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) -> list[notifications.Recipient]:
@@ -26,16 +41,19 @@ async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) ->
     if not ids:
         return []
     rows = await session.exec(
-        select(User.id, User.email)
+        select(User.id, User.email, User.language)
         .join(Membership, col(Membership.user_id) == col(User.id))
         .where(col(Membership.organization_id).in_(ids), col(User.is_active).is_(True))
         .order_by(col(User.id))
     )
-    return [notifications.Recipient(user_id=user_id or 0, email=email) for user_id, email in rows]
+    return [
+        notifications.Recipient(user_id=user_id or 0, email=email, language=language)
+        for user_id, email, language in rows
+    ]
 
 
 def offer_request_link(request: OfferRequest) -> str:
-    return f"/anfragen/{request.uuid}"  # the web page: mails and the inbox link people, not API clients
+    return links.offer_request(request.uuid)  # the web page: mails and the inbox link people, not API clients
 
 
 async def _notify(
@@ -43,8 +61,8 @@ async def _notify(
     request: OfferRequest,
     organization_ids: Iterable[int],
     kind: str,
-    subject: str,
-    body: str,
+    subject: Text,
+    body: Text,
     *,
     exclude: Iterable[int] = (),
 ) -> None:
@@ -60,16 +78,14 @@ async def _notify(
     )
 
 
-def _number(value: int) -> str:
-    return number(value, "de")  # German digit grouping: 1.620.000
-
-
-def _bundle_line(participants: Sequence[OfferRequestParticipant]) -> str:
-    return (
-        f"Gebündelter Bedarf: {len(participants)} Teilnehmende, "
-        f"{_number(sum(p.inhabitants for p in participants))} Einwohnerinnen und Einwohner, "
-        f"{_number(sum(p.users for p in participants))} Nutzende, "
-        f"{_number(sum(p.sites for p in participants))} Standorte."
+def _bundle_line(participants: Sequence[OfferRequestParticipant]) -> Text:
+    return _(
+        "Gebündelter Bedarf: %(participants)s Teilnehmende, %(inhabitants)s Einwohnerinnen und Einwohner, "
+        "%(users)s Nutzende, %(sites)s Standorte.",
+        participants=len(participants),
+        inhabitants=Number(sum(p.inhabitants for p in participants)),
+        users=Number(sum(p.users for p in participants)),
+        sites=Number(sum(p.sites for p in participants)),
     )
 
 
@@ -78,113 +94,178 @@ def _bundle_line(participants: Sequence[OfferRequestParticipant]) -> str:
 
 def new_request(
     request: OfferRequest, requester: Organization | None, participants: Sequence[OfferRequestParticipant]
-) -> tuple[str, str]:
+) -> Notice:
     """To the addressed vendors when the request opens."""
     return (
-        f"Neue Angebotsanfrage: {request.title}",
-        f"{requester.name if requester else 'Eine Kommune'} bittet Sie um ein Angebot: „{request.title}“.\n"
-        f"Angebote werden bis {_local(request.deadline)} angenommen.\n"
-        f"{_bundle_line(participants)}",
+        _("Neue Angebotsanfrage: %(title)s", title=request.title),
+        _(
+            "%(requester)s bittet Sie um ein Angebot: „%(title)s“.\n"
+            "Angebote werden bis %(deadline)s Uhr angenommen.\n"
+            "%(bundle)s",
+            requester=requester.name if requester else _("Eine Kommune"),
+            title=request.title,
+            deadline=Moment(request.deadline),
+            bundle=_bundle_line(participants),
+        ),
     )
 
 
-def withdrawn(request: OfferRequest, reason: str | None) -> tuple[str, str]:
+def withdrawn(request: OfferRequest, reason: str | None) -> Notice:
     return (
-        f"Angebotsanfrage zurückgezogen: {request.title}",
-        f"Die Angebotsanfrage „{request.title}“ wurde zurückgezogen." + (f"\nGrund: {reason}" if reason else ""),
+        _("Angebotsanfrage zurückgezogen: %(title)s", title=request.title),
+        _("Die Angebotsanfrage „%(title)s“ wurde zurückgezogen.\nGrund: %(reason)s", title=request.title, reason=reason)
+        if reason
+        else _("Die Angebotsanfrage „%(title)s“ wurde zurückgezogen.", title=request.title),
     )
 
 
 def participant_joined(
     request: OfferRequest, org: Organization, participants: Sequence[OfferRequestParticipant]
-) -> tuple[str, str]:
+) -> Notice:
     return (
-        f"{org.name} schließt sich an: {request.title}",
-        f"{org.name} hat sich der Angebotsanfrage „{request.title}“ angeschlossen.\n{_bundle_line(participants)}",
+        _("%(organization)s schließt sich an: %(title)s", organization=org.name, title=request.title),
+        _(
+            "%(organization)s hat sich der Angebotsanfrage „%(title)s“ angeschlossen.\n%(bundle)s",
+            organization=org.name,
+            title=request.title,
+            bundle=_bundle_line(participants),
+        ),
     )
 
 
 def participant_left(
     request: OfferRequest, org: Organization, participants: Sequence[OfferRequestParticipant]
-) -> tuple[str, str]:
+) -> Notice:
     return (
-        f"{org.name} nimmt nicht mehr teil: {request.title}",
-        f"{org.name} hat die Angebotsanfrage „{request.title}“ verlassen.\n{_bundle_line(participants)}",
+        _("%(organization)s nimmt nicht mehr teil: %(title)s", organization=org.name, title=request.title),
+        _(
+            "%(organization)s hat die Angebotsanfrage „%(title)s“ verlassen.\n%(bundle)s",
+            organization=org.name,
+            title=request.title,
+            bundle=_bundle_line(participants),
+        ),
     )
 
 
-def participant_decided(request: OfferRequest, org: Organization, accepted: bool) -> tuple[str, str]:
+def participant_decided(request: OfferRequest, org: Organization, accepted: bool) -> Notice:
+    if accepted:
+        return (
+            _("%(organization)s hat angenommen: %(title)s", organization=org.name, title=request.title),
+            _(
+                "%(organization)s hat das bevorzugte Angebot zu „%(title)s“ angenommen.",
+                organization=org.name,
+                title=request.title,
+            ),
+        )
     return (
-        f"{org.name} hat {'angenommen' if accepted else 'abgelehnt'}: {request.title}",
-        f"{org.name} hat das bevorzugte Angebot zu „{request.title}“ {'angenommen' if accepted else 'abgelehnt'}.",
+        _("%(organization)s hat abgelehnt: %(title)s", organization=org.name, title=request.title),
+        _(
+            "%(organization)s hat das bevorzugte Angebot zu „%(title)s“ abgelehnt.",
+            organization=org.name,
+            title=request.title,
+        ),
     )
 
 
-def offer_submitted(request: OfferRequest, vendor: Organization) -> tuple[str, str]:
+def offer_submitted(request: OfferRequest, vendor: Organization) -> Notice:
     return (
-        f"Neues Angebot zu „{request.title}“",
-        f"{vendor.name} hat ein Angebot zu „{request.title}“ abgegeben.\n"
-        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+        _("Neues Angebot zu „%(title)s“", title=request.title),
+        _(
+            "%(vendor)s hat ein Angebot zu „%(title)s“ abgegeben.\n"
+            "Die Angebote werden nach Ablauf der Frist (%(deadline)s Uhr) sichtbar.",
+            vendor=vendor.name,
+            title=request.title,
+            deadline=Moment(request.deadline),
+        ),
     )
 
 
-def offer_revised(request: OfferRequest, vendor: Organization, number: int) -> tuple[str, str]:
+def offer_revised(request: OfferRequest, vendor: Organization, number: int) -> Notice:
     return (
-        f"Angebot überarbeitet: {request.title}",
-        f"{vendor.name} hat sein Angebot zu „{request.title}“ überarbeitet (Fassung {number}).\n"
-        f"Die Angebote werden nach Ablauf der Frist ({_local(request.deadline)}) sichtbar.",
+        _("Angebot überarbeitet: %(title)s", title=request.title),
+        _(
+            "%(vendor)s hat sein Angebot zu „%(title)s“ überarbeitet (Fassung %(number)s).\n"
+            "Die Angebote werden nach Ablauf der Frist (%(deadline)s Uhr) sichtbar.",
+            vendor=vendor.name,
+            title=request.title,
+            number=number,
+            deadline=Moment(request.deadline),
+        ),
     )
 
 
-def decided_preferred_vendor(request: OfferRequest) -> tuple[str, str]:
+def decided_preferred_vendor(request: OfferRequest) -> Notice:
     """To the vendor whose offer the requester prefers."""
     return (
-        f"Ihr Angebot wird bevorzugt: {request.title}",
-        f"Die anfragende Stelle bevorzugt Ihr Angebot zu „{request.title}“. "
-        "Jede teilnehmende Stelle entscheidet nun selbst über die Annahme.",
+        _("Ihr Angebot wird bevorzugt: %(title)s", title=request.title),
+        _(
+            "Die anfragende Stelle bevorzugt Ihr Angebot zu „%(title)s“. "
+            "Jede teilnehmende Stelle entscheidet nun selbst über die Annahme.",
+            title=request.title,
+        ),
     )
 
 
 def decided_participants(
     request: OfferRequest, preferred: bool, vendor: Organization | None, reason: str | None
-) -> tuple[str, str]:
+) -> Notice:
     """To the other participants: the outcome, and the requester's reason."""
     if preferred:
-        outcome = f"Bevorzugt wird das Angebot von {vendor.name if vendor else 'einem Anbieter'}."
+        outcome = _("Bevorzugt wird das Angebot von %(vendor)s.", vendor=vendor.name if vendor else _("einem Anbieter"))
     else:
-        outcome = "Alle Angebote wurden abgelehnt."
-    because = f"\nBegründung: {reason}" if reason else ""
-    return (
-        f"Entscheidung zu „{request.title}“",
-        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: {outcome}{because}",
+        outcome = _("Alle Angebote wurden abgelehnt.")
+    subject = _("Entscheidung zu „%(title)s“", title=request.title)
+    if reason:
+        return subject, _(
+            "Zur Angebotsanfrage „%(title)s“ ist entschieden: %(outcome)s\nBegründung: %(reason)s",
+            title=request.title,
+            outcome=outcome,
+            reason=reason,
+        )
+    return subject, _(
+        "Zur Angebotsanfrage „%(title)s“ ist entschieden: %(outcome)s", title=request.title, outcome=outcome
     )
 
 
-def decided_other_vendors(request: OfferRequest) -> tuple[str, str]:
+def decided_other_vendors(request: OfferRequest) -> Notice:
     """Vendors whose offer was not preferred learn that, not who was (as the API shows them)."""
     return (
-        f"Entscheidung zu „{request.title}“",
-        f"Zur Angebotsanfrage „{request.title}“ ist entschieden: Ihr Angebot wird nicht berücksichtigt.",
+        _("Entscheidung zu „%(title)s“", title=request.title),
+        _(
+            "Zur Angebotsanfrage „%(title)s“ ist entschieden: Ihr Angebot wird nicht berücksichtigt.",
+            title=request.title,
+        ),
     )
 
 
-def closed_participants(request: OfferRequest, offers: int) -> tuple[str, str]:
+def closed_participants(request: OfferRequest, offers: int) -> Notice:
     return (
-        f"Angebotsfrist abgelaufen: {request.title}",
-        f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen. Es liegen {offers} "
-        f"Angebot(e) vor; sie sind jetzt für alle Teilnehmenden sichtbar.",
+        _("Angebotsfrist abgelaufen: %(title)s", title=request.title),
+        _(
+            "Die Frist der Angebotsanfrage „%(title)s“ ist abgelaufen. Es liegen %(offers)s Angebot(e) vor; "
+            "sie sind jetzt für alle Teilnehmenden sichtbar.",
+            title=request.title,
+            offers=offers,
+        ),
     )
 
 
-def closed_vendors(request: OfferRequest) -> tuple[str, str]:
+def closed_vendors(request: OfferRequest) -> Notice:
     return (
-        f"Angebotsfrist abgelaufen: {request.title}",
-        f"Die Frist der Angebotsanfrage „{request.title}“ ist abgelaufen; Angebote sind nicht mehr möglich.",
+        _("Angebotsfrist abgelaufen: %(title)s", title=request.title),
+        _(
+            "Die Frist der Angebotsanfrage „%(title)s“ ist abgelaufen; Angebote sind nicht mehr möglich.",
+            title=request.title,
+        ),
     )
 
 
-def deadline_approaching(request: OfferRequest) -> tuple[str, str]:
+def deadline_approaching(request: OfferRequest) -> Notice:
     return (
-        f"Frist endet bald: {request.title}",
-        f"Die Frist der Angebotsanfrage „{request.title}“ endet am {_local(request.deadline)}.",
+        _("Frist endet bald: %(title)s", title=request.title),
+        _(
+            "Die Frist der Angebotsanfrage „%(title)s“ endet am %(deadline)s Uhr.",
+            title=request.title,
+            deadline=Moment(request.deadline),
+        ),
     )
