@@ -1,7 +1,7 @@
 """The rules of offer requests, callable without HTTP: what the controllers, the jobs and the web pages call.
 
 No HTTP and no commits here; the unit of work around the request or job commits. How a caller relates
-to a request, and so what it sees at all, is decided in ``offer_requests.access``. The modules here are
+to a request, and so what it sees at all, is decided in ``offer_requests.policies``. The modules here are
 split by concern: ``requests`` (create, edit, open, withdraw), ``bundle`` (join, leave, participants,
 acceptance), ``offers`` (submit, revise, read offers and revisions), ``conversation`` (threads and
 messages), ``closing`` (deadline, reminder, decision) and ``reading`` (one request, the lists). Callers
