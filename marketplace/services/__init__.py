@@ -3,14 +3,14 @@
 No HTTP and no commits here; the unit of work around the request or job commits. The modules here are
 split by concern: ``vocabularies`` (the terms, checking content against them), ``reading`` (solutions as
 the caller may see them, the public list), ``pages`` (counts and lists for the pages), ``lifecycle``
-(writing and the moderation lifecycle), ``bulk`` (a vendor's bulk upsert), ``references`` (Nachnutzung),
-``documents`` (the search documents) and ``shared`` (what other domains may know of the catalog);
-``common`` holds what several of them share. Callers import from this package, not from those modules.
+(writing and the moderation lifecycle), ``bulk`` (a vendor's bulk upsert), ``references`` (Nachnutzung) and
+``shared`` (what other domains may know of the catalog); ``common`` holds what several of them share.
+Callers import from this package, not from those modules. The search documents are built in
+``marketplace.search``, next to the document type they fill.
 """
 
 from marketplace.services.bulk import bulk_upsert, token_organization
 from marketplace.services.common import CONTENT_FIELDS
-from marketplace.services.documents import all_solution_documents, solution_documents, solution_ids_for
 from marketplace.services.lifecycle import (
     archive,
     create_solution,
@@ -62,7 +62,6 @@ __all__ = [
     "SolutionSummary",
     "add_term",
     "adopter_total",
-    "all_solution_documents",
     "archive",
     "bulk_upsert",
     "check_terms",
@@ -89,8 +88,6 @@ __all__ = [
     "review_queue",
     "solution_by_id",
     "solution_by_slug",
-    "solution_documents",
-    "solution_ids_for",
     "solution_out",
     "solution_outs",
     "submit",
