@@ -4,7 +4,7 @@ the Stufenplan navigation. No HTTP and no commits here."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -671,82 +671,3 @@ async def count_published(session: AsyncSession) -> dict[str, int]:
     ).one()
     guides = (await session.exec(select(func.count()).select_from(Guide).where(Guide.state == PUBLISHED))).one()
     return {"case_studies": int(studies), "guides": int(guides)}
-
-
-# --- search documents ------------------------------------------------------------------------------------
-
-
-async def case_study_documents(session: AsyncSession, uuids: Sequence[UUID]) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = list(await session.exec(select(CaseStudy).where(col(CaseStudy.uuid).in_(uuids))))
-    labels = await catalog.vocabulary_labels(session)
-    upserts, deletes = [], []
-    for study in rows:
-        key = f"case_study:{study.uuid}"
-        if study.state != PUBLISHED or study.is_deleted:
-            deletes.append(key)
-            continue
-        places = await resolve_places(session, study.organization_keys) if study.organization_keys else []
-        tags = [
-            label
-            for vocabulary, keys in (("sectors", study.sectors), ("steps", study.steps))
-            for k in keys
-            for label in labels.get((vocabulary, k), [k])
-        ]
-        upserts.append(
-            {
-                "id": key,
-                "type": "case_study",
-                "slug": study.slug,
-                "title": study.title,
-                "summary": study.summary,
-                "body": markdown.to_plain_text(study.body, max_bytes=BODY_MAX_BYTES),
-                "tags": tags,
-                "places": [p.name for p in places],
-                "stage": study.stages,
-                "sector": study.sectors,
-                "step": study.steps,
-                "bundesland": sorted({p.bundesland for p in places if p.bundesland}),
-                "name": study.title.casefold(),
-                "published": study.published_at.timestamp() if study.published_at else 0,
-            }
-        )
-    return upserts, deletes
-
-
-async def guide_documents(session: AsyncSession, uuids: Sequence[UUID]) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = list(await session.exec(select(Guide).where(col(Guide.uuid).in_(uuids))))
-    labels = await catalog.vocabulary_labels(session)
-    upserts, deletes = [], []
-    for guide in rows:
-        key = f"guide:{guide.uuid}"
-        if guide.state != PUBLISHED or guide.is_deleted:
-            deletes.append(key)
-            continue
-        upserts.append(
-            {
-                "id": key,
-                "type": "guide",
-                "slug": guide.slug,
-                "title": guide.title,
-                "summary": guide.summary,
-                "body": markdown.to_plain_text(guide.body, max_bytes=BODY_MAX_BYTES),
-                "tags": guide.tags + labels.get(("steps", guide.step), []),
-                "stage": [guide.stage],
-                "step": [guide.step],
-                "name": guide.title.casefold(),
-                "published": guide.published_at.timestamp() if guide.published_at else 0,
-            }
-        )
-    return upserts, deletes
-
-
-async def all_case_study_documents(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
-    uuids = list(await session.exec(select(CaseStudy.uuid).where(CaseStudy.state == PUBLISHED)))
-    for document in (await case_study_documents(session, uuids))[0]:
-        yield document
-
-
-async def all_guide_documents(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
-    uuids = list(await session.exec(select(Guide.uuid).where(Guide.state == PUBLISHED)))
-    for document in (await guide_documents(session, uuids))[0]:
-        yield document
