@@ -1,3 +1,4 @@
+# size: one long story test module (the whole offer-request story over HTTP) until tests mirror the packages.
 """Offer requests with bundled demand (issue 7): the whole story over HTTP, the deadline jobs, bad input,
 and concurrent writers that must lose nothing."""
 

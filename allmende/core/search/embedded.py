@@ -1,3 +1,4 @@
+# size: one engine, its generations and its queries belong together.
 """The embedded search engine (default profile, no server): tantivy, a Rust search library.
 
 Why tantivy (the ``tantivy`` PyPI package) and not SQLite FTS5 — measured on this project's synthetic
