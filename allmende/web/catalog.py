@@ -30,7 +30,7 @@ from knowledge import services as knowledge
 from marketplace import services as catalog
 
 
-@get("/", name="web:home", include_in_schema=False)
+@get("/", name="web:home")
 async def home(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
     vocab = await load_vocabularies(db_session)
     counts = await catalog.facet_counts(db_session)
@@ -56,7 +56,7 @@ async def home(request: AnyRequest, db_session: Session, principal: Caller, sett
     )
 
 
-@get("/loesungen/{slug:str}", name="web:solution", include_in_schema=False)
+@get("/loesungen/{slug:str}", name="web:solution")
 async def solution_page(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who
 ) -> Any:
@@ -76,7 +76,7 @@ async def solution_page(
     )
 
 
-@get("/vergleich", name="web:compare", include_in_schema=False)
+@get("/vergleich", name="web:compare")
 async def compare(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
     asked = request.query_params.getall("l", [])
     from_cookie = not asked
@@ -115,7 +115,7 @@ async def compare(request: AnyRequest, db_session: Session, principal: Caller, s
     )
 
 
-@post("/vergleich/liste", name="web:compare-list", include_in_schema=False, status_code=303)
+@post("/vergleich/liste", name="web:compare-list", status_code=303)
 async def compare_list_change(request: AnyRequest, db_session: Session) -> Any:
     """Add to or remove from the comparison list (a cookie). Answers JSON to the script, else redirects."""
     form = await request.form()
@@ -156,7 +156,7 @@ async def compare_list_change(request: AnyRequest, db_session: Session) -> Any:
     return redirect(back, notice, cookies=[cookie])
 
 
-@get("/organisationen/{slug:str}", name="web:organization", include_in_schema=False)
+@get("/organisationen/{slug:str}", name="web:organization")
 async def organization_page(
     slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who
 ) -> Any:

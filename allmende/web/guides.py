@@ -28,7 +28,7 @@ from allmende.web.forms import Field, small_number
 from allmende.web.hub import guide_missing
 from allmende.web.i18n import N_, gettext
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
-from allmende.web.views import AnyRequest, Caller, Session, Vocabularies, Who, load_vocabularies, login_redirect
+from allmende.web.views import AnyRequest, Caller, Session, Vocabularies, Who, load_vocabularies, signed_in
 from knowledge import policies
 from knowledge import services as knowledge
 from knowledge.policies import Guide
@@ -271,20 +271,18 @@ def _not_editor(viewer: Viewer) -> Any:
     )
 
 
-@get("/leitfaeden/neu", name="web:guide-new", include_in_schema=False)
+@get("/leitfaeden/neu", name="web:guide-new")
+@signed_in()
 async def new_guide(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not _may_write(viewer):
         return _no_writer(viewer)
     author = viewer.editor_orgs[0].organization.slug if len(viewer.editor_orgs) == 1 else ""
     return _form_page(viewer, await load_vocabularies(db_session), GuideForm.empty(), mode="create", author=author)
 
 
-@post("/leitfaeden/neu", name="web:guide-create", include_in_schema=False, status_code=200)
+@post("/leitfaeden/neu", name="web:guide-create", status_code=200)
+@signed_in()
 async def create_guide(request: AnyRequest, db_session: Session, principal: Caller, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not _may_write(viewer):
         return _no_writer(viewer)
     raw = await request.form()
@@ -343,12 +341,11 @@ async def _editable(db_session: Any, principal: Any, viewer: Viewer, slug: str) 
     return guide
 
 
-@get("/leitfaeden/{slug:str}/bearbeiten", name="web:guide-edit", include_in_schema=False)
+@get("/leitfaeden/{slug:str}/bearbeiten", name="web:guide-edit")
+@signed_in()
 async def edit_guide(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     guide = await _editable(db_session, principal, viewer, slug)
     if not isinstance(guide, Guide):
         return guide
@@ -362,12 +359,11 @@ async def edit_guide(
     )
 
 
-@post("/leitfaeden/{slug:str}/bearbeiten", name="web:guide-update", include_in_schema=False, status_code=200)
+@post("/leitfaeden/{slug:str}/bearbeiten", name="web:guide-update", status_code=200)
+@signed_in()
 async def update_guide(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     guide = await _editable(db_session, principal, viewer, slug)
     if not isinstance(guide, Guide):
         return guide
@@ -436,7 +432,7 @@ class Comparison:
     body: list[tuple[str, str]]
 
 
-@get("/leitfaeden/{slug:str}/versionen", name="web:guide-history", include_in_schema=False)
+@get("/leitfaeden/{slug:str}/versionen", name="web:guide-history")
 async def history(request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who) -> Any:
     try:
         guide = await knowledge.get_guide(db_session, principal, slug[:100])
@@ -491,9 +487,9 @@ async def history(request: AnyRequest, slug: FromPath[str], db_session: Session,
 @post(
     "/leitfaeden/{slug:str}/versionen/{number:int}/wiederherstellen",
     name="web:guide-restore",
-    include_in_schema=False,
     status_code=303,
 )
+@signed_in()
 async def restore(
     request: AnyRequest,
     slug: FromPath[str],
@@ -502,8 +498,6 @@ async def restore(
     principal: Caller,
     viewer: Who,
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     guide = await _editable(db_session, principal, viewer, slug)
     if not isinstance(guide, Guide):
         return guide
@@ -522,10 +516,9 @@ async def restore(
     return redirect(back, "guide-restored")
 
 
-@post("/leitfaeden/{slug:str}/veroeffentlichen", name="web:guide-publish", include_in_schema=False, status_code=303)
+@post("/leitfaeden/{slug:str}/veroeffentlichen", name="web:guide-publish", status_code=303)
+@signed_in()
 async def publish(request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not policies.may_publish_guide(principal):
         return forbidden(viewer, gettext("Leitfäden veröffentlicht die Moderation."))
     try:

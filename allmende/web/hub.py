@@ -63,7 +63,7 @@ def guide_missing(viewer: Viewer, slug: str) -> Any:
     )
 
 
-@get("/fallstudien/{slug:str}", name="web:case-study", include_in_schema=False)
+@get("/fallstudien/{slug:str}", name="web:case-study")
 async def case_study_page(
     slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who
 ) -> Any:
@@ -84,7 +84,7 @@ async def case_study_page(
     )
 
 
-@get("/leitfaeden/{slug:str}", name="web:guide", include_in_schema=False)
+@get("/leitfaeden/{slug:str}", name="web:guide")
 async def guide_page(slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
     try:
         guide = await knowledge.get_guide(db_session, principal, slug[:100])
@@ -103,7 +103,7 @@ async def guide_page(slug: FromPath[str], db_session: Session, principal: Caller
     )
 
 
-@get("/stufen", name="web:stages", include_in_schema=False)
+@get("/stufen", name="web:stages")
 async def stages_page(db_session: Session, viewer: Who) -> Any:
     return page(
         "stages.html",
@@ -111,7 +111,7 @@ async def stages_page(db_session: Session, viewer: Who) -> Any:
     )
 
 
-@get("/stufen/{number:int}", name="web:stage", include_in_schema=False)
+@get("/stufen/{number:int}", name="web:stage")
 async def stage_page(number: FromPath[int], db_session: Session, viewer: Who) -> Any:
     try:
         detail = await knowledge.stage(db_session, number)

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from allmende.core.problems import NotFound, Problem
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, not_found, page, redirect, safe_next, url_with
-from allmende.web.views import AnyRequest, Session, Who, login_redirect
+from allmende.web.views import AnyRequest, Session, Who, signed_in
 from notifications.schemas import NotificationOut
 from notifications.services import list_inbox, mark_all_read, mark_read
 
@@ -36,9 +36,11 @@ class Entry:
         return self.item.read_at is None
 
 
-def _user_id(viewer: Viewer) -> int | None:
+def _user_id(viewer: Viewer) -> int:
+    """The viewer's user id: every inbox handler is ``@signed_in``."""
     user = viewer.principal.user
-    return user.id if user is not None else None
+    assert user is not None and user.id is not None
+    return user.id
 
 
 def _back(raw: object) -> str:
@@ -47,11 +49,10 @@ def _back(raw: object) -> str:
     return target if target == INBOX or target.startswith(INBOX + "?") else INBOX
 
 
-@get(INBOX, name="web:inbox", include_in_schema=False)
+@get(INBOX, name="web:inbox")
+@signed_in()
 async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
-    if user_id is None:
-        return login_redirect(request)
     unread_only = request.query_params.get("ungelesen") == "1"
     cursor = request.query_params.get("weiter") or None
     message = None
@@ -75,11 +76,10 @@ async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     )
 
 
-@post(f"{INBOX}/{{nid:uuid}}/gelesen", name="web:inbox-read", include_in_schema=False, status_code=303)
+@post(f"{INBOX}/{{nid:uuid}}/gelesen", name="web:inbox-read", status_code=303)
+@signed_in(back=INBOX)
 async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
-    if user_id is None:
-        return login_redirect(request, back=INBOX)
     form = await request.form()
     try:
         notification = await mark_read(db_session, user_id, nid)
@@ -96,11 +96,10 @@ async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Sessio
     return redirect(back, "inbox-read")
 
 
-@post(f"{INBOX}/alle-gelesen", name="web:inbox-all-read", include_in_schema=False, status_code=303)
+@post(f"{INBOX}/alle-gelesen", name="web:inbox-all-read", status_code=303)
+@signed_in(back=INBOX)
 async def read_all(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
-    if user_id is None:
-        return login_redirect(request, back=INBOX)
     await mark_all_read(db_session, user_id)
     return redirect(_back((await request.form()).get("zurueck")), "inbox-all-read")
 

@@ -13,7 +13,7 @@ from allmende.core.versions import etag
 from allmende.web.forms import FIELDS, changed_fields, content_rows
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, forbidden, page, redirect
-from allmende.web.views import AnyRequest, Caller, Config, Session, Who, load_vocabularies, login_redirect
+from allmende.web.views import AnyRequest, Caller, Config, Session, Who, load_vocabularies, signed_in
 from marketplace import services as catalog
 from marketplace.schemas import SolutionOut
 
@@ -77,10 +77,9 @@ async def _queue_page(
     )
 
 
-@get("/moderation", name="web:moderation", include_in_schema=False)
+@get("/moderation", name="web:moderation")
+@signed_in()
 async def queue(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.is_moderator:
         return _forbidden(viewer)
     return await _queue_page(db_session, principal, settings, viewer)
@@ -90,7 +89,8 @@ def _etag(solution: Any, version: str) -> str | None:
     return etag(solution.uuid, version.strip()) if version.strip() else None
 
 
-@post("/moderation/{slug:str}/{action:str}", name="web:moderate", include_in_schema=False, status_code=303)
+@post("/moderation/{slug:str}/{action:str}", name="web:moderate", status_code=303)
+@signed_in()
 async def moderate(
     request: AnyRequest,
     slug: FromPath[str],
@@ -100,8 +100,6 @@ async def moderate(
     settings: Config,
     viewer: Who,
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.is_moderator:
         return _forbidden(viewer)
     form = await request.form()

@@ -14,7 +14,7 @@ from allmende.core.types import utcnow
 from allmende.web.forms import iso_date
 from allmende.web.i18n import gettext
 from allmende.web.render import Viewer, forbidden, page, redirect
-from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, login_redirect
+from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, signed_in
 from marketplace import services as catalog
 from marketplace.schemas import ReferenceIn
 
@@ -55,10 +55,9 @@ async def _page(db_session: Any, viewer: Viewer, claim: ClaimForm | None = None,
     )
 
 
-@get("/kommune", name="web:municipality", include_in_schema=False)
+@get("/kommune", name="web:municipality")
+@signed_in()
 async def municipality(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.public_orgs:
         return _forbidden(viewer)
     return await _page(db_session, viewer, preselect=request.query_params.get("loesung", "")[:100])
@@ -71,10 +70,9 @@ def _membership(viewer: Viewer, org_slug: str) -> Any:
     return None
 
 
-@post("/kommune/{org:str}/referenzen", name="web:claim", include_in_schema=False, status_code=303)
+@post("/kommune/{org:str}/referenzen", name="web:claim", status_code=303)
+@signed_in()
 async def claim(request: AnyRequest, org: FromPath[str], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     organization = _membership(viewer, org)
     if organization is None:
         return _forbidden(viewer)
@@ -131,14 +129,12 @@ async def claim(request: AnyRequest, org: FromPath[str], db_session: Session, vi
 @post(
     "/kommune/{org:str}/referenzen/{slug:str}/zurueckziehen",
     name="web:withdraw",
-    include_in_schema=False,
     status_code=303,
 )
+@signed_in()
 async def withdraw(
     request: AnyRequest, org: FromPath[str], slug: FromPath[str], db_session: Session, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     organization = _membership(viewer, org)
     if organization is None:
         return _forbidden(viewer)

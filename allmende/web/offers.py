@@ -34,7 +34,7 @@ from allmende.web.offer_forms import (
     moment_text,
 )
 from allmende.web.render import Viewer, forbidden, not_found, page, redirect
-from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, login_redirect
+from allmende.web.views import AnyRequest, Session, Who, load_vocabularies, signed_in
 from marketplace import services as catalog
 from offer_requests import policies, services
 from offer_requests.schemas import DecisionIn, OfferFields, OfferOut, OfferRequestOut
@@ -122,10 +122,9 @@ def _missing(viewer: Viewer) -> Any:
 # --- the list ----------------------------------------------------------------------------------------------
 
 
-@get("/anfragen", name="web:offer-requests", include_in_schema=False)
+@get("/anfragen", name="web:offer-requests")
+@signed_in()
 async def list_requests(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     tab = request.query_params.get("ansicht", "alle")
     tab = tab if tab in TABS else "alle"
     state = request.query_params.get("status") or None
@@ -179,10 +178,9 @@ async def _form_page(
     )
 
 
-@get("/anfragen/neu", name="web:offer-request-new", include_in_schema=False)
+@get("/anfragen/neu", name="web:offer-request-new")
+@signed_in()
 async def new_request(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.public_orgs:
         return _no_public_body(viewer)
     solution = request.query_params.get("loesung", "")[:100]
@@ -202,10 +200,9 @@ async def new_request(request: AnyRequest, db_session: Session, viewer: Who) -> 
     return await _form_page(db_session, viewer, form)
 
 
-@post("/anfragen/neu", name="web:offer-request-create", include_in_schema=False, status_code=200)
+@post("/anfragen/neu", name="web:offer-request-create", status_code=200)
+@signed_in()
 async def create_request(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.public_orgs:
         return _no_public_body(viewer)
     raw = await request.form()
@@ -245,10 +242,9 @@ def _requester_quantities(out: OfferRequestOut) -> Any:
     return None
 
 
-@get("/anfragen/{rid:uuid}/bearbeiten", name="web:offer-request-edit", include_in_schema=False)
+@get("/anfragen/{rid:uuid}/bearbeiten", name="web:offer-request-edit")
+@signed_in()
 async def edit_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     out = await _own_draft(db_session, viewer, rid)
     if out is None:
         return _missing(viewer)
@@ -259,10 +255,9 @@ async def edit_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session
     return await _form_page(db_session, viewer, form, out=out)
 
 
-@post("/anfragen/{rid:uuid}/bearbeiten", name="web:offer-request-update", include_in_schema=False, status_code=200)
+@post("/anfragen/{rid:uuid}/bearbeiten", name="web:offer-request-update", status_code=200)
+@signed_in()
 async def update_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     out = await _own_draft(db_session, viewer, rid)
     if out is None:
         return _missing(viewer)
@@ -370,10 +365,9 @@ async def _detail(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, feed
     )
 
 
-@get("/anfragen/{rid:uuid}", name="web:offer-request", include_in_schema=False)
+@get("/anfragen/{rid:uuid}", name="web:offer-request")
+@signed_in()
 async def show_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     return await _detail(db_session, viewer, rid)
 
 
@@ -392,10 +386,9 @@ async def _act(
     return redirect(f"/anfragen/{rid}{anchor}", notice)
 
 
-@post("/anfragen/{rid:uuid}/versenden", name="web:offer-request-open", include_in_schema=False, status_code=303)
+@post("/anfragen/{rid:uuid}/versenden", name="web:offer-request-open", status_code=303)
+@signed_in()
 async def open_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     version = str((await request.form()).get("version") or "")
 
     async def action() -> None:
@@ -404,10 +397,9 @@ async def open_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session
     return await _act(db_session, viewer, rid, action, "request-opened")
 
 
-@post("/anfragen/{rid:uuid}/zurueckziehen", name="web:offer-request-withdraw", include_in_schema=False, status_code=303)
+@post("/anfragen/{rid:uuid}/zurueckziehen", name="web:offer-request-withdraw", status_code=303)
+@signed_in()
 async def withdraw_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     raw = await request.form()
     version = str(raw.get("version") or "")
     reason = str(raw.get("reason") or "").strip()[:MAX_REASON] or None
@@ -418,11 +410,10 @@ async def withdraw_request(request: AnyRequest, rid: FromPath[uuid.UUID], db_ses
     return await _act(db_session, viewer, rid, action, "request-withdrawn")
 
 
-@post("/anfragen/{rid:uuid}/beteiligung", name="web:offer-request-join", include_in_schema=False, status_code=303)
+@post("/anfragen/{rid:uuid}/beteiligung", name="web:offer-request-join", status_code=303)
+@signed_in()
 async def join(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     """Join the bundle with an organization's own quantities, or change them (same form)."""
-    if not viewer.signed_in:
-        return login_redirect(request)
     form = JoinForm.from_post(await request.form())
     slug = form.values["organization"]
     if slug not in {m.organization.slug for m in viewer.public_orgs}:
@@ -446,14 +437,12 @@ async def join(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Sessio
 @post(
     "/anfragen/{rid:uuid}/beteiligung/{org:str}/verlassen",
     name="web:offer-request-leave",
-    include_in_schema=False,
     status_code=303,
 )
+@signed_in()
 async def leave(
     request: AnyRequest, rid: FromPath[uuid.UUID], org: FromPath[str], db_session: Session, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
 
     async def action() -> None:
         await services.leave_offer_request(db_session, viewer.principal, rid, org)
@@ -464,15 +453,13 @@ async def leave(
 @post(
     "/anfragen/{rid:uuid}/beteiligung/{org:str}/zusage",
     name="web:offer-request-accept",
-    include_in_schema=False,
     status_code=303,
 )
+@signed_in()
 async def accept(
     request: AnyRequest, rid: FromPath[uuid.UUID], org: FromPath[str], db_session: Session, viewer: Who
 ) -> Any:
     """Each participant accepts or declines the preferred offer for itself."""
-    if not viewer.signed_in:
-        return login_redirect(request)
     answer = str((await request.form()).get("zusage") or "")
     if answer not in ("ja", "nein"):
         return await _detail(
@@ -487,11 +474,10 @@ async def accept(
     )
 
 
-@post("/anfragen/{rid:uuid}/entscheidung", name="web:offer-request-decide", include_in_schema=False, status_code=303)
+@post("/anfragen/{rid:uuid}/entscheidung", name="web:offer-request-decide", status_code=303)
+@signed_in()
 async def decide(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     """The requester prefers one offer or declines them all, after the deadline."""
-    if not viewer.signed_in:
-        return login_redirect(request)
     raw = await request.form()
     choice = str(raw.get("angebot") or "")
     reason = str(raw.get("begruendung") or "").strip()
@@ -562,18 +548,16 @@ async def _offer_page(
     )
 
 
-@get("/anfragen/{rid:uuid}/angebot", name="web:offer-form", include_in_schema=False)
+@get("/anfragen/{rid:uuid}/angebot", name="web:offer-form")
+@signed_in()
 async def offer_form(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     return await _offer_page(db_session, viewer, rid)
 
 
-@post("/anfragen/{rid:uuid}/angebot", name="web:offer-save", include_in_schema=False, status_code=200)
+@post("/anfragen/{rid:uuid}/angebot", name="web:offer-save", status_code=200)
+@signed_in()
 async def save_offer(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     """A first offer, or a revision of the vendor's offer (the form carries the revision it started from)."""
-    if not viewer.signed_in:
-        return login_redirect(request)
     try:
         relation = await policies.load_offer_request(db_session, viewer.principal, rid)
     except NotFound:
@@ -622,13 +606,12 @@ async def save_offer(request: AnyRequest, rid: FromPath[uuid.UUID], db_session: 
     return await _offer_page(db_session, viewer, rid, form, status=status)
 
 
-@get("/anfragen/{rid:uuid}/angebote/{oid:uuid}", name="web:offer-history", include_in_schema=False)
+@get("/anfragen/{rid:uuid}/angebote/{oid:uuid}", name="web:offer-history")
+@signed_in()
 async def offer_history(
     request: AnyRequest, rid: FromPath[uuid.UUID], oid: FromPath[uuid.UUID], db_session: Session, viewer: Who
 ) -> Any:
     """Every revision of an offer: for its vendor always, for participants after the deadline."""
-    if not viewer.signed_in:
-        return login_redirect(request)
     try:
         _, out = await services.get_offer_request(db_session, viewer.principal, rid)
         _, offer = await services.get_offer(db_session, viewer.principal, rid, oid)
@@ -683,26 +666,23 @@ async def _thread_page(
     )
 
 
-@get("/anfragen/{rid:uuid}/nachrichten/{vendor:str}", name="web:offer-thread", include_in_schema=False)
+@get("/anfragen/{rid:uuid}/nachrichten/{vendor:str}", name="web:offer-thread")
+@signed_in()
 async def thread(
     request: AnyRequest, rid: FromPath[uuid.UUID], vendor: FromPath[str], db_session: Session, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     return await _thread_page(db_session, viewer, rid, vendor)
 
 
 @post(
     "/anfragen/{rid:uuid}/nachrichten/{vendor:str}",
     name="web:offer-message",
-    include_in_schema=False,
     status_code=303,
 )
+@signed_in()
 async def post_message(
     request: AnyRequest, rid: FromPath[uuid.UUID], vendor: FromPath[str], db_session: Session, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     body = str((await request.form()).get("nachricht") or "")
     error = ""
     if not body.strip():

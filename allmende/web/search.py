@@ -693,7 +693,7 @@ async def search_page(
     )
 
 
-@get("/suche", name="web:search", include_in_schema=False)
+@get("/suche", name="web:search")
 async def hub_search(
     request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
 ) -> Any:
@@ -708,7 +708,7 @@ async def hub_search(
     )
 
 
-@get("/loesungen", name="web:catalog", include_in_schema=False)
+@get("/loesungen", name="web:catalog")
 async def solution_list(
     request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
 ) -> Any:
@@ -723,7 +723,7 @@ async def solution_list(
     )
 
 
-@get("/fallstudien", name="web:case-studies", include_in_schema=False)
+@get("/fallstudien", name="web:case-studies")
 async def case_study_list(
     request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
 ) -> Any:
@@ -738,7 +738,7 @@ async def case_study_list(
     )
 
 
-@get("/leitfaeden", name="web:guides", include_in_schema=False)
+@get("/leitfaeden", name="web:guides")
 async def guide_list(
     request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
 ) -> Any:

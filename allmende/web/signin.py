@@ -26,7 +26,7 @@ def home_for(viewer: Viewer) -> str:
     return "/"
 
 
-@get("/anmelden", name="web:login", include_in_schema=False)
+@get("/anmelden", name="web:login")
 async def login_form(request: AnyRequest, viewer: Who) -> Any:
     return page(
         "login.html",
@@ -34,7 +34,7 @@ async def login_form(request: AnyRequest, viewer: Who) -> Any:
     )
 
 
-@post("/anmelden", name="web:login-post", include_in_schema=False, status_code=200)
+@post("/anmelden", name="web:login-post", status_code=200)
 async def login(
     request: AnyRequest, db_session: Session, login_throttle: NamedDependency[LoginThrottle], viewer: Who
 ) -> Any:
@@ -78,7 +78,7 @@ async def login(
     return redirect(target or home_for(signed_in), "signed-in")
 
 
-@post("/abmelden", name="web:logout", include_in_schema=False, status_code=303)
+@post("/abmelden", name="web:logout", status_code=303)
 async def logout(request: AnyRequest) -> Any:
     request.clear_session()
     return redirect("/", "signed-out")

@@ -14,7 +14,7 @@ from allmende.core.versions import etag
 from allmende.web.forms import FIELD_BY_NAME, GROUPS, SolutionForm, changed_fields, content_rows, small_number
 from allmende.web.i18n import gettext
 from allmende.web.render import PENDING_LABELS, STATE_LABELS, Viewer, forbidden, page, redirect
-from allmende.web.views import AnyRequest, Caller, Config, Session, Vocabularies, Who, load_vocabularies, login_redirect
+from allmende.web.views import AnyRequest, Caller, Config, Session, Vocabularies, Who, load_vocabularies, signed_in
 from marketplace import policies
 from marketplace import services as catalog
 from marketplace.policies import Solution
@@ -56,10 +56,9 @@ def _etag(solution: Solution, version: str) -> str:
     return etag(solution.uuid, version.strip())
 
 
-@get("/anbieter", name="web:vendor", include_in_schema=False)
+@get("/anbieter", name="web:vendor")
+@signed_in()
 async def dashboard(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     sections = []
     for membership in viewer.vendor_orgs:
         org = membership.organization
@@ -102,19 +101,17 @@ def _form_page(
     )
 
 
-@get("/anbieter/loesungen/neu", name="web:solution-new", include_in_schema=False)
+@get("/anbieter/loesungen/neu", name="web:solution-new")
+@signed_in()
 async def new_solution(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.editor_orgs:
         return forbidden(viewer, gettext("Lösungen anlegen können Redakteurinnen und Redakteure eines Anbieters."))
     return _form_page(viewer, await load_vocabularies(db_session), SolutionForm.empty(), mode="create")
 
 
-@post("/anbieter/loesungen/neu", name="web:solution-create", include_in_schema=False, status_code=200)
+@post("/anbieter/loesungen/neu", name="web:solution-create", status_code=200)
+@signed_in()
 async def create_solution(request: AnyRequest, db_session: Session, principal: Caller, viewer: Who) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     if not viewer.editor_orgs:
         return forbidden(viewer, gettext("Lösungen anlegen können Redakteurinnen und Redakteure eines Anbieters."))
     raw = await request.form()
@@ -148,12 +145,11 @@ async def _editable(db_session: Any, principal: Any, slug: str) -> Solution:
     return solution
 
 
-@get("/anbieter/loesungen/{slug:str}/bearbeiten", name="web:solution-edit", include_in_schema=False)
+@get("/anbieter/loesungen/{slug:str}/bearbeiten", name="web:solution-edit")
+@signed_in()
 async def edit_solution(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     try:
         solution = await _editable(db_session, principal, slug)
     except Forbidden:
@@ -167,12 +163,11 @@ async def edit_solution(
     )
 
 
-@post("/anbieter/loesungen/{slug:str}/bearbeiten", name="web:solution-update", include_in_schema=False, status_code=200)
+@post("/anbieter/loesungen/{slug:str}/bearbeiten", name="web:solution-update", status_code=200)
+@signed_in()
 async def update_solution(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, settings: Config, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     try:
         solution = await _editable(db_session, principal, slug)
     except Forbidden:
@@ -217,12 +212,11 @@ async def update_solution(
     )
 
 
-@post("/anbieter/loesungen/{slug:str}/einreichen", name="web:solution-submit", include_in_schema=False, status_code=303)
+@post("/anbieter/loesungen/{slug:str}/einreichen", name="web:solution-submit", status_code=303)
+@signed_in()
 async def submit_solution(
     request: AnyRequest, slug: FromPath[str], db_session: Session, principal: Caller, viewer: Who
 ) -> Any:
-    if not viewer.signed_in:
-        return login_redirect(request)
     raw = await request.form()
     try:
         solution = await _editable(db_session, principal, slug)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 from litestar import Request
@@ -49,6 +52,35 @@ def login_redirect(request: AnyRequest, back: str = "/") -> Any:
     else:
         target = _same_site_referer(request) or back
     return redirect(f"/anmelden?next={quote(safe_next(target), safe='/')}")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def signed_in(back: str = "/") -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Any]]]:
+    """Mark a page for signed-in users: an anonymous visitor gets :func:`login_redirect` (with ``back``).
+
+    Put it under ``@get``/``@post``. The check runs where the handler's body would start, after Litestar
+    resolved the handler's arguments, so it sees the real ``viewer`` (session, token, a user deleted
+    meanwhile, a store outage as 503) and the unit of work ends as for any answer of the handler. A
+    ``before_request`` hook or a guard run before dependencies are resolved and could not tell that.
+    The handler must take ``request`` and ``viewer``."""
+
+    def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+        parameters = inspect.signature(handler).parameters
+        if "request" not in parameters or "viewer" not in parameters:
+            raise TypeError(f"{handler.__qualname__}: a signed-in page takes 'request' and 'viewer'")
+
+        @functools.wraps(handler)
+        async def checked(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+            if not cast(Viewer, kwargs["viewer"]).signed_in:
+                return login_redirect(cast(AnyRequest, kwargs["request"]), back=back)
+            return await handler(*args, **kwargs)
+
+        return checked
+
+    return decorate
 
 
 def _same_site_referer(request: AnyRequest) -> str | None:
