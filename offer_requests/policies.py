@@ -137,3 +137,10 @@ async def load_offer_request(
 def _require_requester(principal: Principal, relation: Relation) -> None:
     if not (relation.requester and _may_act(principal, relation.request.requester_id)):
         raise Forbidden("only the requesting public body does this (API tokens need the write scope)")
+
+
+async def requester_holds(session: AsyncSession, principal: Principal, request_uuid: uuid.UUID) -> OfferRequest:
+    """The request, locked for a change that only its requester makes (edit, open, withdraw, decide)."""
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    _require_requester(principal, relation)
+    return relation.request

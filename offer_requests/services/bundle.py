@@ -113,6 +113,19 @@ async def join_offer_request(
     return request, joined
 
 
+async def _participant_acting(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, organization_slug: str, refusal: str
+) -> tuple[OfferRequest, Organization, OfferRequestParticipant]:
+    """The request (locked), the participant named in the URL and its place in the bundle, if the caller
+    acts for it; ``refusal`` names the step (``{slug}`` is the organization)."""
+    relation = await load_offer_request(session, principal, request_uuid, lock=True)
+    org = await _organization_named(session, organization_slug, "organization", body=False)
+    participant = await _active_participant(session, relation.request, org)
+    if not _may_act(principal, org.id):
+        raise Forbidden(refusal.format(slug=org.slug))
+    return relation.request, org, participant
+
+
 async def leave_offer_request(
     session: AsyncSession,
     principal: Principal,
@@ -123,12 +136,9 @@ async def leave_offer_request(
 ) -> OfferRequest:
     """A participant leaves the bundle before the deadline; the requester cannot (it withdraws)."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    org = await _organization_named(session, organization_slug, "organization", body=False)
-    participant = await _active_participant(session, request, org)
-    if not _may_act(principal, org.id):
-        raise Forbidden(f"only members of '{org.slug}' take it out of the bundle")
+    request, org, participant = await _participant_acting(
+        session, principal, request_uuid, organization_slug, "only members of '{slug}' take it out of the bundle"
+    )
     if org.id == request.requester_id:
         raise Conflict("the requester cannot leave its own request; withdraw it instead", field="organization")
     _accepts_changes(request, now, "participants can no longer leave")
@@ -179,12 +189,9 @@ async def set_acceptance(
 ) -> OfferRequest:
     """Each participant decides for itself whether to accept the preferred offer; once."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    org = await _organization_named(session, organization_slug, "organization", body=False)
-    participant = await _active_participant(session, request, org)
-    if not _may_act(principal, org.id):
-        raise Forbidden(f"only members of '{org.slug}' decide for it")
+    request, org, participant = await _participant_acting(
+        session, principal, request_uuid, organization_slug, "only members of '{slug}' decide for it"
+    )
     if request.state != OfferRequestState.awarded.value:
         raise Conflict(
             f"a participant accepts or declines once an offer is preferred; this request is {request.state}",

@@ -15,7 +15,11 @@ from allmende.core.types import utcnow
 from offer_requests import notices
 from offer_requests.models import Offer, OfferRequest, OfferRequestState
 from offer_requests.notices import _notify
-from offer_requests.policies import _active_participant_ids, _require_requester, _vendor_ids, load_offer_request
+from offer_requests.policies import (
+    _active_participant_ids,
+    _vendor_ids,
+    requester_holds,
+)
 from offer_requests.schemas import DecisionIn
 from offer_requests.services.common import _DECIDED_STATES, _audit_offer_request, _offer_vendor_ids, _touch
 
@@ -32,9 +36,7 @@ async def decide_offer_request(
 ) -> OfferRequest:
     """After the deadline the requester prefers one offer (awarded) or declines them all (not awarded)."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    _require_requester(principal, relation)
+    request = await requester_holds(session, principal, request_uuid)
     if request.state in _DECIDED_STATES:
         raise Conflict(f"the request is decided already ({request.state})", field="state")
     if request.state != OfferRequestState.closed.value:

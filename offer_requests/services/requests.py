@@ -28,9 +28,8 @@ from offer_requests.notices import _notify
 from offer_requests.policies import (
     _active_participant_ids,
     _may_act,
-    _require_requester,
     _vendor_ids,
-    load_offer_request,
+    requester_holds,
 )
 from offer_requests.schemas import OfferRequestCreate, OfferRequestFields
 from offer_requests.services.common import _active_participants, _audit_offer_request, _organization_named, _touch
@@ -169,9 +168,7 @@ async def update_offer_request(
 ) -> OfferRequest:
     """Edit a draft (If-Match required). Once open, a request no longer changes: it was sent."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    _require_requester(principal, relation)
+    request = await requester_holds(session, principal, request_uuid)
     check_version(request.etag, if_match)
     if request.state != OfferRequestState.draft.value:
         raise Conflict(f"only drafts can be edited; this request is {request.state}", field="state")
@@ -231,9 +228,7 @@ async def open_offer_request(
 ) -> OfferRequest:
     """draft → open: fixes the addressed vendors and tells them."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    _require_requester(principal, relation)
+    request = await requester_holds(session, principal, request_uuid)
     _check_optional_request_version(request, if_match)
     if request.state != OfferRequestState.draft.value:
         raise Conflict(f"only a draft can be opened; this request is {request.state}", field="state")
@@ -287,9 +282,7 @@ async def withdraw_offer_request(
 ) -> OfferRequest:
     """draft or open → withdrawn."""
     now = now or utcnow()
-    relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    request = relation.request
-    _require_requester(principal, relation)
+    request = await requester_holds(session, principal, request_uuid)
     _check_optional_request_version(request, if_match)
     previous = request.state
     if previous not in (OfferRequestState.draft.value, OfferRequestState.open.value):
