@@ -5,6 +5,7 @@ each decides for itself on the preferred offer.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -101,16 +102,29 @@ async def join_offer_request(
     )
     await session.flush()
     if joined:
-        participants = await _active_participants(session, request)
-        await _notify(
-            session,
-            request,
-            {request.requester_id} | await _vendor_ids(session, request),
-            "offer_request.participant_joined",
-            *notices.participant_joined(request, org, [p for p, _ in participants]),
-            exclude={org.id or 0},
+        await _tell_bundle_changed(
+            session, request, org, "offer_request.participant_joined", notices.participant_joined
         )
     return request, joined
+
+
+async def _tell_bundle_changed(
+    session: AsyncSession,
+    request: OfferRequest,
+    org: Organization,
+    kind: str,
+    notice: Callable[[OfferRequest, Organization, Sequence[OfferRequestParticipant]], notices.Notice],
+) -> None:
+    """The requester and the addressed vendors hear that ``org`` joined or left (``org`` itself does not)."""
+    participants = await _active_participants(session, request)
+    await _notify(
+        session,
+        request,
+        {request.requester_id} | await _vendor_ids(session, request),
+        kind,
+        *notice(request, org, [p for p, _ in participants]),
+        exclude={org.id or 0},
+    )
 
 
 async def _participant_acting(
@@ -155,15 +169,7 @@ async def leave_offer_request(
         data={"organization": org.slug, "bundle_version": request.bundle_version},
     )
     await session.flush()
-    participants = await _active_participants(session, request)
-    await _notify(
-        session,
-        request,
-        {request.requester_id} | await _vendor_ids(session, request),
-        "offer_request.participant_left",
-        *notices.participant_left(request, org, [p for p, _ in participants]),
-        exclude={org.id or 0},
-    )
+    await _tell_bundle_changed(session, request, org, "offer_request.participant_left", notices.participant_left)
     return request
 
 
