@@ -39,42 +39,33 @@ def read_yaml(name: str, key: str, seeds_dir: Path = SEEDS_DIR) -> list[dict[str
     return items
 
 
-Loader = Callable[[AsyncSession, Path], Awaitable[SeedResult]]
+Reader = Callable[[Path], list[dict[str, Any]]]
+Load = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[tuple[int, int]]]
 
 
-async def _organizations(session: AsyncSession, seeds_dir: Path) -> SeedResult:
-    created, updated = await load_organizations(session, read_yaml("organizations.yaml", "organizations", seeds_dir))
-    return SeedResult("organizations", created, updated)
+def _yaml(name: str, key: str) -> Reader:
+    return lambda seeds_dir: read_yaml(name, key, seeds_dir)
 
 
-async def _vocabularies(session: AsyncSession, seeds_dir: Path) -> SeedResult:
-    created, updated = await load_vocabularies(session, read_yaml("vocabularies.yaml", "vocabularies", seeds_dir))
-    return SeedResult("vocabularies", created, updated)
-
-
-async def _solutions(session: AsyncSession, seeds_dir: Path) -> SeedResult:
-    created, updated = await load_solutions(session, read_yaml("solutions.yaml", "solutions", seeds_dir))
-    return SeedResult("solutions", created, updated)
-
-
-async def _case_studies(session: AsyncSession, seeds_dir: Path) -> SeedResult:
-    created, updated = await load_case_studies(session, read_yaml("case_studies.yaml", "case_studies", seeds_dir))
-    return SeedResult("case studies", created, updated)
-
-
-async def _guides(session: AsyncSession, seeds_dir: Path) -> SeedResult:
+def _guide_files(seeds_dir: Path) -> list[dict[str, Any]]:
     folder = seeds_dir / "guides"
-    created, updated = await load_guides(session, read_guides(folder) if folder.exists() else [])
-    return SeedResult("guides", created, updated)
+    return read_guides(folder) if folder.exists() else []
 
 
-# In dependency order: later loaders refer to what earlier ones created.
-LOADERS: list[Loader] = [_organizations, _vocabularies, _solutions, _case_studies, _guides]
+# In dependency order: later loaders refer to what earlier ones created. (name, reader, the package's loader)
+LOADERS: list[tuple[str, Reader, Load]] = [
+    ("organizations", _yaml("organizations.yaml", "organizations"), load_organizations),
+    ("vocabularies", _yaml("vocabularies.yaml", "vocabularies"), load_vocabularies),
+    ("solutions", _yaml("solutions.yaml", "solutions"), load_solutions),
+    ("case studies", _yaml("case_studies.yaml", "case_studies"), load_case_studies),
+    ("guides", _guide_files, load_guides),
+]
 
 
 async def seed(database: Database, seeds_dir: Path = SEEDS_DIR) -> list[SeedResult]:
     results = []
     async with database.unit_of_work() as session:  # all or nothing
-        for loader in LOADERS:
-            results.append(await loader(session, seeds_dir))
+        for name, read, load in LOADERS:
+            created, updated = await load(session, read(seeds_dir))
+            results.append(SeedResult(name, created, updated))
     return results

@@ -7,7 +7,6 @@ moderators publish them.
 
 from __future__ import annotations
 
-from allmende.accounts.models import MemberRole
 from allmende.accounts.principal import Principal
 from allmende.core import moderation
 
@@ -18,31 +17,17 @@ from knowledge.models import Guide as Guide
 # --- case studies -----------------------------------------------------------------------------------------
 
 
-def can_see_drafts(principal: Principal, study: CaseStudy) -> bool:
-    """Unpublished case studies, pending edits and moderation reasons."""
-    return moderation.may_see_drafts(principal, study.author_organization_id)
-
-
-def may_see(principal: Principal, study: CaseStudy) -> bool:
-    return moderation.is_visible(principal, study, study.author_organization_id)
-
-
 def may_write_for(principal: Principal, organization_id: int | None) -> bool:
     """Editors of an organization write and change its case studies."""
-    return principal.has_role(organization_id, MemberRole.editor)
+    return principal.is_editor_of(organization_id)
 
 
-def may_edit(principal: Principal, study: CaseStudy) -> bool:
-    return may_write_for(principal, study.author_organization_id)
-
-
-def may_moderate(principal: Principal, study: CaseStudy) -> bool:
-    """Publish, request changes: moderators, but not for their own organization (four eyes)."""
-    return moderation.may_review(principal, study.author_organization_id)
-
-
-def may_archive(principal: Principal, study: CaseStudy) -> bool:
-    return principal.is_moderator or may_edit(principal, study)
+_RULES = moderation.OwnerRules[CaseStudy](lambda study: study.author_organization_id)
+can_see_drafts = _RULES.can_see_drafts  # unpublished case studies, pending edits and moderation reasons
+may_see = _RULES.may_see
+may_edit = _RULES.may_edit
+may_moderate = _RULES.may_moderate  # four eyes
+may_archive = _RULES.may_archive
 
 
 # --- guides -----------------------------------------------------------------------------------------------
@@ -50,9 +35,7 @@ def may_archive(principal: Principal, study: CaseStudy) -> bool:
 
 def may_write_guide_for(principal: Principal, organization_id: int | None) -> bool:
     """Moderators write guides for the platform (no organization) or any organization; editors for theirs."""
-    return principal.is_moderator or (
-        organization_id is not None and principal.has_role(organization_id, MemberRole.editor)
-    )
+    return principal.is_moderator or (organization_id is not None and principal.is_editor_of(organization_id))
 
 
 def may_edit_guide(principal: Principal, guide: Guide) -> bool:

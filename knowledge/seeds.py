@@ -12,19 +12,11 @@ import yaml
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from allmende.core.records import assign_changed
 from allmende.core.types import utcnow
 from knowledge.models import CaseStudy, Guide, GuideRevision
 from knowledge.schemas import CaseStudyFields, GuideFields
 from knowledge.services import _case_study_content, _check_vocabulary, sync_links
-
-
-def _set(record: Any, values: dict[str, Any]) -> bool:
-    changed = False
-    for key, value in values.items():
-        if getattr(record, key) != value:
-            setattr(record, key, value)
-            changed = True
-    return changed
 
 
 async def load_case_studies(session: AsyncSession, items: list[dict[str, Any]]) -> tuple[int, int]:
@@ -45,7 +37,7 @@ async def load_case_studies(session: AsyncSession, items: list[dict[str, Any]]) 
             await session.flush()
             await sync_links(session, study)
             created += 1
-        elif _set(study, values):
+        elif assign_changed(study, values):
             await session.flush()
             await sync_links(session, study)
             updated += 1
@@ -88,7 +80,7 @@ async def load_guides(session: AsyncSession, items: list[dict[str, Any]]) -> tup
             continue
         else:
             updated += 1
-        _set(guide, fields.model_dump())
+        assign_changed(guide, fields.model_dump())
         guide.revision += 1
         session.add(
             GuideRevision(

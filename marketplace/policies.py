@@ -17,30 +17,17 @@ def can_see_drafts_of(principal: Principal, provider_id: int | None) -> bool:
     return moderation.may_see_drafts(principal, provider_id)
 
 
-def can_see_drafts(principal: Principal, solution: Solution) -> bool:
-    return can_see_drafts_of(principal, solution.provider_id)
-
-
-def may_see(principal: Principal, solution: Solution) -> bool:
-    return moderation.is_visible(principal, solution, solution.provider_id)
-
-
 def may_edit_for(principal: Principal, provider_id: int | None) -> bool:
     """Editors (and owners, and write tokens) of a provider create and change its solutions."""
-    return principal.has_role(provider_id, MemberRole.editor)
+    return principal.is_editor_of(provider_id)
 
 
-def may_edit(principal: Principal, solution: Solution) -> bool:
-    return may_edit_for(principal, solution.provider_id)
-
-
-def may_moderate(principal: Principal, solution: Solution) -> bool:
-    """Publish, request changes: moderators, but not for their own organization (four eyes)."""
-    return moderation.may_review(principal, solution.provider_id)
-
-
-def may_archive(principal: Principal, solution: Solution) -> bool:
-    return principal.is_moderator or may_edit(principal, solution)
+_RULES = moderation.OwnerRules[Solution](lambda solution: solution.provider_id)
+can_see_drafts = _RULES.can_see_drafts
+may_see = _RULES.may_see
+may_edit = _RULES.may_edit
+may_moderate = _RULES.may_moderate  # four eyes
+may_archive = _RULES.may_archive
 
 
 def may_record_references(principal: Principal, organization_id: int | None) -> bool:

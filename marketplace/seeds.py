@@ -13,19 +13,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts.models import Organization
+from allmende.core.records import assign_changed
 from allmende.core.types import utcnow
 from marketplace.models import Reference, Solution, SolutionState, Vocabulary, VocabularyTerm
 from marketplace.schemas import SolutionFields, is_open_source
 from marketplace.services import CONTENT_FIELDS, check_terms, sync_facets, vocabulary_index
-
-
-def _changed(record: Any, values: dict[str, Any]) -> bool:
-    changed = False
-    for key, value in values.items():
-        if getattr(record, key) != value:
-            setattr(record, key, value)
-            changed = True
-    return changed
 
 
 async def load_vocabularies(session: AsyncSession, items: list[dict[str, Any]]) -> tuple[int, int]:
@@ -43,7 +35,7 @@ async def load_vocabularies(session: AsyncSession, items: list[dict[str, Any]]) 
         if vocabulary is None:
             session.add(Vocabulary(key=item["key"], **values))
             created += 1
-        elif _changed(vocabulary, values):
+        elif assign_changed(vocabulary, values):
             updated += 1
         for term_order, term_item in enumerate(item["terms"]):
             term_values = {
@@ -57,7 +49,7 @@ async def load_vocabularies(session: AsyncSession, items: list[dict[str, Any]]) 
             if term is None:
                 session.add(VocabularyTerm(vocabulary_key=item["key"], key=str(term_item["key"]), **term_values))
                 created += 1
-            elif _changed(term, term_values):
+            elif assign_changed(term, term_values):
                 updated += 1
     await session.flush()
     return created, updated
@@ -99,7 +91,7 @@ async def load_solutions(session: AsyncSession, items: list[dict[str, Any]]) -> 
             session.add(solution)
             await session.flush()
             created += 1
-        elif _changed(solution, values):
+        elif assign_changed(solution, values):
             updated += 1
         changed_refs = await _load_references(session, solution, item.get("references") or [], orgs)
         if is_new or changed_refs or session.is_modified(solution):
@@ -128,7 +120,7 @@ async def _load_references(
         if reference is None:
             session.add(Reference(solution_id=solution.id or 0, organization_id=org.id or 0, **values))
             changed = True
-        elif _changed(reference, values):
+        elif assign_changed(reference, values):
             changed = True
     if changed:
         await session.flush()

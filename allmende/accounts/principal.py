@@ -53,6 +53,10 @@ class Principal:
         role = self.role_in(organization_id)
         return role is not None and _ROLE_RANK[role] >= _ROLE_RANK[at_least]
 
+    def is_editor_of(self, organization_id: int | None) -> bool:
+        """Editors (and owners, and write tokens) write an organization's records."""
+        return self.has_role(organization_id, MemberRole.editor)
+
     def belongs_to(self, organization_id: int | None) -> bool:
         """Any role in the organization (a token belongs to its own)."""
         return self.role_in(organization_id) is not None

@@ -18,7 +18,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -70,6 +70,8 @@ class Reviewer(Protocol):
 
     def belongs_to(self, organization_id: int | None) -> bool: ...
 
+    def is_editor_of(self, organization_id: int | None) -> bool: ...
+
 
 # --- who ---------------------------------------------------------------------------------------------
 
@@ -86,6 +88,34 @@ def is_visible(viewer: Reviewer, record: Moderated, owner_id: int | None) -> boo
 def may_review(reviewer: Reviewer, owner_id: int | None) -> bool:
     """Four eyes: moderators review, but not the records of an organization they belong to."""
     return reviewer.is_moderator and not reviewer.belongs_to(owner_id)
+
+
+R = TypeVar("R", bound=Moderated)
+
+
+@dataclass(frozen=True)
+class OwnerRules(Generic[R]):
+    """The rules above bound to the organization that owns a kind of record (a solution's provider, a
+    case study's author): each package's ``policies`` module names its owner once and exports these."""
+
+    owner: Callable[[R], int | None]
+
+    def can_see_drafts(self, viewer: Reviewer, record: R) -> bool:
+        return may_see_drafts(viewer, self.owner(record))
+
+    def may_see(self, viewer: Reviewer, record: R) -> bool:
+        return is_visible(viewer, record, self.owner(record))
+
+    def may_edit(self, viewer: Reviewer, record: R) -> bool:
+        """The owner's editors change the record (moderators review it, they do not write it)."""
+        return viewer.is_editor_of(self.owner(record))
+
+    def may_moderate(self, viewer: Reviewer, record: R) -> bool:
+        """Publish, request changes: moderators, but not for their own organization (four eyes)."""
+        return may_review(viewer, self.owner(record))
+
+    def may_archive(self, viewer: Reviewer, record: R) -> bool:
+        return viewer.is_moderator or self.may_edit(viewer, record)
 
 
 def is_editable(record: Moderated) -> bool:

@@ -21,10 +21,19 @@ log = structlog.get_logger("allmende.problems")
 
 
 class Problem(Exception):
-    """An error a client can act on. ``field`` names the offending input, if there is one."""
+    """An error a client can act on. ``field`` names the offending input, if there is one.
+
+    A subclass fixes its status and type in its header: ``class NotFound(Problem, status=404, …)``."""
 
     status = 400
     type_slug = "bad-request"
+
+    def __init_subclass__(cls, *, status: int | None = None, type_slug: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if type_slug is not None:
+            cls.type_slug = type_slug
 
     def __init__(
         self,
@@ -49,29 +58,24 @@ class Problem(Exception):
         self.extra = extra or {}
 
 
-class NotFound(Problem):
-    status = 404
-    type_slug = "not-found"
+class NotFound(Problem, status=404, type_slug="not-found"):
+    """The record does not exist, or the caller may not know that it does."""
 
 
-class Forbidden(Problem):
-    status = 403
-    type_slug = "forbidden"
+class Forbidden(Problem, status=403, type_slug="forbidden"):
+    """The caller is known but may not do this."""
 
 
-class Unauthorized(Problem):
-    status = 401
-    type_slug = "unauthorized"
+class Unauthorized(Problem, status=401, type_slug="unauthorized"):
+    """The caller must sign in (or send a token) first."""
 
 
-class Conflict(Problem):
-    status = 409
-    type_slug = "conflict"
+class Conflict(Problem, status=409, type_slug="conflict"):
+    """The request contradicts what is stored: a taken slug, a step the state does not allow."""
 
 
-class InvalidInput(Problem):
-    status = 422
-    type_slug = "invalid-input"
+class InvalidInput(Problem, status=422, type_slug="invalid-input"):
+    """The body or a parameter breaks a rule; ``field`` names it."""
 
 
 def invalid_input_from(exc: ValidationError) -> InvalidInput:
@@ -81,19 +85,16 @@ def invalid_input_from(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{fields[0][0]}: {fields[0][1]}", field=fields[0][0], errors=errors)
 
 
-class PreconditionFailed(Problem):
-    status = 412
-    type_slug = "precondition-failed"
+class PreconditionFailed(Problem, status=412, type_slug="precondition-failed"):
+    """If-Match names a version that is no longer current."""
 
 
-class PreconditionRequired(Problem):
-    status = 428
-    type_slug = "precondition-required"
+class PreconditionRequired(Problem, status=428, type_slug="precondition-required"):
+    """A guarded write came without If-Match."""
 
 
-class ServiceUnavailable(Problem):
-    status = 503
-    type_slug = "service-unavailable"
+class ServiceUnavailable(Problem, status=503, type_slug="service-unavailable"):
+    """A backing service (database, Redis, search) is down; the client retries later."""
 
 
 def problem_response(

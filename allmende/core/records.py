@@ -90,6 +90,17 @@ class ChangeLogCounter(SQLModel, table=True):
     last_seq: int = Field(default=0)
 
 
+def assign_changed(record: Any, values: dict[str, Any]) -> bool:
+    """Set the attributes whose value differs; True if any did. Seed loaders use it so that loading the
+    same seeds twice writes nothing (no version bump, no change-log entry)."""
+    changed = False
+    for key, value in values.items():
+        if getattr(record, key) != value:
+            setattr(record, key, value)
+            changed = True
+    return changed
+
+
 class HardDeleteForbidden(RuntimeError):
     pass
 
