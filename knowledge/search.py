@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlmodel import col, select
@@ -16,16 +16,45 @@ from knowledge.schemas import BODY_MAX_BYTES
 from knowledge.services import PUBLISHED, resolve_places
 from marketplace import services as catalog
 
+Labels = dict[tuple[str, str], list[str]]
+Written = TypeVar("Written", CaseStudy, Guide)
 
-async def case_study_documents(session: AsyncSession, uuids: Sequence[UUID]) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = list(await session.exec(select(CaseStudy).where(col(CaseStudy.uuid).in_(uuids))))
+
+async def _documents(
+    session: AsyncSession,
+    model: type[Written],
+    type_name: str,
+    uuids: Sequence[UUID],
+    own_fields: Callable[[Written, Labels], Awaitable[dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Published, live records become documents (the fields both kinds share, plus ``own_fields``);
+    every other one is deleted from the index."""
+    rows = list(await session.exec(select(model).where(col(model.uuid).in_(uuids))))
     labels = await catalog.vocabulary_labels(session)
     upserts, deletes = [], []
-    for study in rows:
-        key = f"case_study:{study.uuid}"
-        if study.state != PUBLISHED or study.is_deleted:
+    for row in rows:
+        key = f"{type_name}:{row.uuid}"
+        if row.state != PUBLISHED or row.is_deleted:
             deletes.append(key)
             continue
+        upserts.append(
+            {
+                "id": key,
+                "type": type_name,
+                "slug": row.slug,
+                "title": row.title,
+                "summary": row.summary,
+                "body": markdown.to_plain_text(row.body, max_bytes=BODY_MAX_BYTES),
+                "name": row.title.casefold(),
+                "published": row.published_at.timestamp() if row.published_at else 0,
+            }
+            | await own_fields(row, labels)
+        )
+    return upserts, deletes
+
+
+async def case_study_documents(session: AsyncSession, uuids: Sequence[UUID]) -> tuple[list[dict[str, Any]], list[str]]:
+    async def own_fields(study: CaseStudy, labels: Labels) -> dict[str, Any]:
         places = await resolve_places(session, study.organization_keys) if study.organization_keys else []
         tags = [
             label
@@ -33,52 +62,27 @@ async def case_study_documents(session: AsyncSession, uuids: Sequence[UUID]) -> 
             for k in keys
             for label in labels.get((vocabulary, k), [k])
         ]
-        upserts.append(
-            {
-                "id": key,
-                "type": "case_study",
-                "slug": study.slug,
-                "title": study.title,
-                "summary": study.summary,
-                "body": markdown.to_plain_text(study.body, max_bytes=BODY_MAX_BYTES),
-                "tags": tags,
-                "places": [p.name for p in places],
-                "stage": study.stages,
-                "sector": study.sectors,
-                "step": study.steps,
-                "bundesland": sorted({p.bundesland for p in places if p.bundesland}),
-                "name": study.title.casefold(),
-                "published": study.published_at.timestamp() if study.published_at else 0,
-            }
-        )
-    return upserts, deletes
+        return {
+            "tags": tags,
+            "places": [p.name for p in places],
+            "stage": study.stages,
+            "sector": study.sectors,
+            "step": study.steps,
+            "bundesland": sorted({p.bundesland for p in places if p.bundesland}),
+        }
+
+    return await _documents(session, CaseStudy, "case_study", uuids, own_fields)
 
 
 async def guide_documents(session: AsyncSession, uuids: Sequence[UUID]) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = list(await session.exec(select(Guide).where(col(Guide.uuid).in_(uuids))))
-    labels = await catalog.vocabulary_labels(session)
-    upserts, deletes = [], []
-    for guide in rows:
-        key = f"guide:{guide.uuid}"
-        if guide.state != PUBLISHED or guide.is_deleted:
-            deletes.append(key)
-            continue
-        upserts.append(
-            {
-                "id": key,
-                "type": "guide",
-                "slug": guide.slug,
-                "title": guide.title,
-                "summary": guide.summary,
-                "body": markdown.to_plain_text(guide.body, max_bytes=BODY_MAX_BYTES),
-                "tags": guide.tags + labels.get(("steps", guide.step), []),
-                "stage": [guide.stage],
-                "step": [guide.step],
-                "name": guide.title.casefold(),
-                "published": guide.published_at.timestamp() if guide.published_at else 0,
-            }
-        )
-    return upserts, deletes
+    async def own_fields(guide: Guide, labels: Labels) -> dict[str, Any]:
+        return {
+            "tags": guide.tags + labels.get(("steps", guide.step), []),
+            "stage": [guide.stage],
+            "step": [guide.step],
+        }
+
+    return await _documents(session, Guide, "guide", uuids, own_fields)
 
 
 async def all_case_study_documents(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:

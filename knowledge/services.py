@@ -22,7 +22,7 @@ from allmende.core.audit import record_for
 from allmende.core.moderation import ModerationState
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
-from allmende.core.records import hold_checked
+from allmende.core.records import hold_checked, out_of
 from allmende.core.text import slugify
 from knowledge import policies
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
@@ -153,46 +153,21 @@ async def case_study_out(session: AsyncSession, principal: Principal, study: Cas
     for value, slug in slugs.items():
         solution = await catalog.get_solution_by_uuid(session, UUID(value))
         titles[slug] = solution.name if solution else slug
-    author = (
-        (await accounts.organizations_by_ids(session, {study.author_organization_id})).get(
-            study.author_organization_id or 0
-        )
-        if study.author_organization_id
-        else None
-    )
     rendered = markdown.render(study.body, max_bytes=BODY_MAX_BYTES)
     insider = policies.can_see_drafts(principal, study)
-    return CaseStudyOut(
-        uuid=study.uuid,
-        slug=study.slug,
-        state=study.state,
-        version=study.version,
+    return out_of(
+        CaseStudyOut,
+        study,
         origin=study.origin or base_url,
-        title=study.title,
         organizations=[
             PlaceRef(slug=o.slug, name=o.name, kind=o.kind, key=o.ags or o.ars, bundesland=o.bundesland) for o in places
         ],
-        programme=study.programme,
-        cohort=study.cohort,
-        period_start=study.period_start,
-        period_end=study.period_end,
-        stages=study.stages,
-        sectors=study.sectors,
-        steps=study.steps,
-        summary=study.summary,
-        body=study.body,
         body_html=rendered.html,
         toc=_toc(rendered),
         solutions=[LinkRef(slug=s, title=titles[s]) for s in slugs.values()],
-        outcomes=study.outcomes,
-        contact=study.contact,
-        author_organization=author.slug if author else None,
-        published_at=study.published_at,
-        updated_at=study.updated_at,
+        author_organization=await _author_slug(session, study.author_organization_id),
         moderation_reason=study.moderation_reason if insider else None,
         pending={"state": study.pending_state, "content": study.pending} if insider and study.pending else None,
-        sources=study.sources,
-        unconfirmed=study.unconfirmed,
     )
 
 
@@ -384,33 +359,22 @@ async def get_guide(session: AsyncSession, principal: Principal, slug: str) -> G
     return guide
 
 
+async def _author_slug(session: AsyncSession, organization_id: int | None) -> str | None:
+    if organization_id is None:
+        return None
+    author = (await accounts.organizations_by_ids(session, {organization_id})).get(organization_id)
+    return author.slug if author else None
+
+
 async def guide_out(session: AsyncSession, guide: Guide, base_url: str) -> GuideOut:
     rendered = markdown.render(guide.body, max_bytes=BODY_MAX_BYTES)
-    author = (
-        (await accounts.organizations_by_ids(session, {guide.author_organization_id})).get(
-            guide.author_organization_id or 0
-        )
-        if guide.author_organization_id
-        else None
-    )
-    return GuideOut(
-        uuid=guide.uuid,
-        slug=guide.slug,
-        state=guide.state,
-        version=guide.version,
-        revision=guide.revision,
+    return out_of(
+        GuideOut,
+        guide,
         origin=guide.origin or base_url,
-        title=guide.title,
-        stage=guide.stage,
-        step=guide.step,
-        tags=guide.tags,
-        summary=guide.summary,
-        body=guide.body,
         body_html=rendered.html,
         toc=_toc(rendered),
-        author_organization=author.slug if author else None,
-        published_at=guide.published_at,
-        updated_at=guide.updated_at,
+        author_organization=await _author_slug(session, guide.author_organization_id),
     )
 
 

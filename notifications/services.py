@@ -8,6 +8,7 @@ import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import func, update
@@ -59,24 +60,16 @@ def notify(
             continue
         seen.add(recipient.user_id)
         subject_text, body_text = _written(subject, body, recipient.language)
-        notification = Notification(
-            user_id=recipient.user_id,
-            kind=kind,
-            subject=subject_text,
-            body=body_text,
-            link=link,
-            record_uuid=record_uuid,
-            created_at=now,
-        )
-        mail = OutboundMail(
-            to_address=recipient.email,
-            subject=subject_text,
-            body=body_text,
-            link=link,
-            kind=kind,
-            created_at=now,
-            next_attempt_at=now + FIRST_FLUSH_DELAY,
-        )
+        # The inbox row and the mail say the same thing; the mail waits in the outbox for the flush job.
+        said: dict[str, Any] = {
+            "kind": kind,
+            "subject": subject_text,
+            "body": body_text,
+            "link": link,
+            "created_at": now,
+        }
+        notification = Notification(user_id=recipient.user_id, record_uuid=record_uuid, **said)
+        mail = OutboundMail(to_address=recipient.email, next_attempt_at=now + FIRST_FLUSH_DELAY, **said)
         session.add(notification)
         session.add(mail)
         session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))

@@ -23,26 +23,24 @@ BUNDESLAENDER: dict[str, str] = {
     "16": "Thüringen",
 }
 
-_AGS = re.compile(r"\d{8}")
-_ARS = re.compile(r"\d{12}")
+
+def _check_key(value: str, name: str, digits: int) -> str:
+    """Both keys start with the Land's two digits."""
+    if not re.fullmatch(rf"\d{{{digits}}}", value):
+        raise ValueError(f"{name} must be exactly {digits} digits")
+    if value[:2] not in BUNDESLAENDER:
+        raise ValueError(f"{name} starts with {value[:2]}, which is not one of the 16 Bundesländer (01–16)")
+    return value
 
 
 def check_ags(value: str) -> str:
     """An AGS is 8 digits: Land (2), Regierungsbezirk (1), Kreis (2), Gemeinde (3)."""
-    if not _AGS.fullmatch(value):
-        raise ValueError("AGS must be exactly 8 digits")
-    if value[:2] not in BUNDESLAENDER:
-        raise ValueError(f"AGS starts with {value[:2]}, which is not one of the 16 Bundesländer (01–16)")
-    return value
+    return _check_key(value, "AGS", 8)
 
 
 def check_ars(value: str) -> str:
     """An ARS is 12 digits: the AGS' first five, a 4-digit Verband code, then the Gemeinde's three."""
-    if not _ARS.fullmatch(value):
-        raise ValueError("ARS must be exactly 12 digits")
-    if value[:2] not in BUNDESLAENDER:
-        raise ValueError(f"ARS starts with {value[:2]}, which is not one of the 16 Bundesländer (01–16)")
-    return value
+    return _check_key(value, "ARS", 12)
 
 
 def check_bundesland(value: str) -> str:

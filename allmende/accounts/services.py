@@ -30,6 +30,7 @@ from allmende.accounts.schemas import OrganizationCreate, OrganizationOut, Organ
 from allmende.core.audit import record_audit, record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, InvalidInput, NotFound, Unauthorized
+from allmende.core.records import out_of
 from allmende.core.security import hash_password, needs_rehash, new_api_token, token_digest, verify_password
 from allmende.core.text import slugify
 from allmende.core.types import utcnow
@@ -253,22 +254,12 @@ async def revoke_token(session: AsyncSession, principal: Principal | None, api_t
 
 
 def organization_out(org: Organization, base_url: str) -> OrganizationOut:
-    return OrganizationOut(
-        uuid=org.uuid,
-        slug=org.slug,
-        name=org.name,
+    return out_of(
+        OrganizationOut,
+        org,
         kind=OrganizationKind(org.kind),
-        ags=org.ags,
-        ars=org.ars,
-        bundesland=org.bundesland,
         bundesland_name=BUNDESLAENDER.get(org.bundesland or ""),
-        population=org.population,
-        website=org.website,
-        vendor_type=org.vendor_type,
-        description=org.description,
         origin=org.origin or base_url,
-        version=org.version,
-        updated_at=org.updated_at,
         unconfirmed=list(org.unconfirmed or []),
     )
 

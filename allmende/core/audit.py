@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from uuid import UUID
 
 from sqlmodel import Field, SQLModel
@@ -38,56 +38,42 @@ class Actor(Protocol):
     def token_id(self) -> int | None: ...
 
 
+class EventFields(TypedDict, total=False):
+    """What an audit event may say beyond its action and record type."""
+
+    record_uuid: UUID | None
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    data: dict[str, Any] | None
+
+
 def record_audit(
     session: AsyncSession,
     *,
     action: str,
     record_type: str,
-    record_uuid: UUID | None = None,
     actor_user_id: int | None = None,
     actor_token_id: int | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
+    **fields: Unpack[EventFields],
 ) -> AuditEvent:
+    said: dict[str, Any] = {**fields, "data": fields.get("data") or {}}
     event = AuditEvent(
-        action=action,
-        record_type=record_type,
-        record_uuid=record_uuid,
-        actor_user_id=actor_user_id,
-        actor_token_id=actor_token_id,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        data=data or {},
+        action=action, record_type=record_type, actor_user_id=actor_user_id, actor_token_id=actor_token_id, **said
     )
     session.add(event)
     return event
 
 
 def record_for(
-    session: AsyncSession,
-    actor: Actor | None,
-    *,
-    action: str,
-    record_type: str,
-    record_uuid: UUID | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
+    session: AsyncSession, actor: Actor | None, *, action: str, record_type: str, **fields: Unpack[EventFields]
 ) -> AuditEvent:
     """Record what ``actor`` (a user, an API token, or None for the operator and jobs) did."""
     return record_audit(
         session,
         action=action,
         record_type=record_type,
-        record_uuid=record_uuid,
         actor_user_id=actor.user_id if actor else None,
         actor_token_id=actor.token_id if actor else None,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        data=data,
+        **fields,
     )

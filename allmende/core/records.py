@@ -14,9 +14,10 @@ entry below N appear.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, declared_attr
 from sqlmodel import Field, SQLModel, select
@@ -88,6 +89,17 @@ class ChangeLogCounter(SQLModel, table=True):
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_seq: int = Field(default=0)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def out_of(schema: type[S], row: SQLModel, **given: Any) -> S:
+    """A response body from a row: every field the schema shares by name with the row's columns, then
+    ``given`` (what is computed, renamed, or hidden from this reader). Relationships are never read."""
+    columns = type(row).model_fields
+    copied = {name: getattr(row, name) for name in schema.model_fields if name in columns and name not in given}
+    return schema(**copied, **given)
 
 
 def assign_changed(record: Any, values: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core import markdown, moderation
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import InvalidInput, NotFound
+from allmende.core.records import out_of
 from marketplace import policies
 from marketplace.models import Reference, Solution, SolutionFacet, SolutionState
 from marketplace.schemas import DESCRIPTION_MAX_BYTES, AdopterOut, PendingOut, SolutionOut
@@ -89,25 +90,15 @@ async def solution_outs(
                 state=solution.pending_state or "draft", reason=solution.moderation_reason, content=solution.pending
             )
         outs.append(
-            SolutionOut(
-                **content_of(solution),
-                uuid=solution.uuid,
-                slug=solution.slug,
+            out_of(
+                SolutionOut,
+                solution,
                 provider=_org_ref(providers[solution.provider_id]),
-                external_id=solution.external_id,
-                state=solution.state,
-                version=solution.version,
                 origin=solution.origin or base_url,
-                is_open_source=solution.is_open_source,
                 description_html=markdown.render(solution.description, max_bytes=DESCRIPTION_MAX_BYTES).html,
-                published_at=solution.published_at,
-                updated_at=solution.updated_at,
                 moderation_reason=solution.moderation_reason if policies.can_see_drafts(principal, solution) else None,
-                adopters_count=solution.adopters_count,
                 adopters=adopters.get(solution.id or 0, []),
                 pending=pending,
-                sources=solution.sources,
-                unconfirmed=solution.unconfirmed,
                 related={
                     name: [_as_dict(link) for link in links.get(solution.uuid, [])] for name, links in related.items()
                 },

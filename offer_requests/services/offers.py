@@ -19,6 +19,7 @@ from allmende.accounts.principal import Principal
 from allmende.core import markdown
 from allmende.core.pagination import Page
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound
+from allmende.core.records import out_of
 from allmende.core.types import utcnow
 from allmende.core.versions import check_version
 from offer_requests import notices
@@ -240,12 +241,10 @@ async def _revision_outs(
     orgs = await accounts.organizations_by_ids(session, org_ids)
     active = await _active_participant_ids(session, request)
     return [
-        OfferRevisionOut(
-            revision=r.revision,
-            created_at=r.created_at,
-            currency=r.currency,
+        out_of(
+            OfferRevisionOut,
+            r,
             items=[PriceItemOut.model_validate(item) for item in r.items],
-            total_cents=r.total_cents,
             per_participant=[
                 ParticipantPriceOut(
                     organization=_org_ref(orgs[int(share["organization_id"])]),
@@ -257,11 +256,6 @@ async def _revision_outs(
                 )
                 for share in r.per_participant
             ],
-            bundle_version=r.bundle_version,
-            service_level=r.service_level,
-            hosting_location=r.hosting_location,
-            valid_until=r.valid_until,
-            notes=r.notes,
             notes_html=markdown.render(r.notes, max_bytes=NOTES_MAX_BYTES).html,
         )
         for r in revisions
@@ -294,13 +288,11 @@ async def offer_outs(session: AsyncSession, relation: Relation, offers: Sequence
         revision = latest[offer.id or 0]
         content = None if sealed else (await _revision_outs(session, request, [revision]))[0]
         outs.append(
-            OfferOut(
-                uuid=offer.uuid,
+            out_of(
+                OfferOut,
+                offer,
                 request=request.uuid,
                 vendor=_org_ref(vendors[offer.vendor_id]),
-                current_revision=offer.current_revision,
-                created_at=offer.created_at,
-                updated_at=offer.updated_at,
                 sealed=sealed,
                 latest=content,
                 priced_for_current_bundle=revision.bundle_version == request.bundle_version,

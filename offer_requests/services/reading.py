@@ -14,6 +14,7 @@ from allmende.accounts.principal import Principal
 from allmende.core import markdown
 from allmende.core.pagination import Page, check_limit, newest_first
 from allmende.core.problems import InvalidInput
+from allmende.core.records import out_of
 from marketplace import services as catalog
 from offer_requests.models import Offer, OfferRequest, OfferRequestParticipant, OfferRequestState, OfferRequestVendor
 from offer_requests.policies import Relation, _public_bodies_among, _vendor_ids, load_offer_request, relation_to
@@ -70,18 +71,11 @@ async def offer_request_out(session: AsyncSession, relation: Relation) -> OfferR
     if sees_people and (request.budget_min_cents is not None or request.budget_max_cents is not None):
         budget = BudgetOut(min_cents=request.budget_min_cents, max_cents=request.budget_max_cents, currency="EUR")
     rows = [p for p, _ in participants]
-    return OfferRequestOut(
-        uuid=request.uuid,
-        version=request.version,
-        state=request.state,
-        kind=request.kind,
-        title=request.title,
-        need=request.need,
+    return out_of(
+        OfferRequestOut,
+        request,
         need_html=markdown.render(request.need, max_bytes=NEED_MAX_BYTES).html,
-        desired_start=request.desired_start,
-        deadline=request.deadline,
         budget=budget,
-        procurement_notes=request.procurement_notes,
         procurement_notes_html=(
             markdown.render(request.procurement_notes, max_bytes=PROCUREMENT_NOTES_MAX_BYTES).html
             if request.procurement_notes
@@ -91,12 +85,6 @@ async def offer_request_out(session: AsyncSession, relation: Relation) -> OfferR
         solution=solution_ref,
         sectors=list(request.sectors),
         standards=list(request.standards),
-        created_at=request.created_at,
-        updated_at=request.updated_at,
-        opened_at=request.opened_at,
-        closed_at=request.closed_at,
-        withdrawn_at=request.withdrawn_at,
-        decided_at=request.decided_at,
         bundle=BundleOut(
             version=request.bundle_version,
             participants_count=len(rows),
