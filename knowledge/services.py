@@ -22,8 +22,7 @@ from allmende.core.audit import record_for
 from allmende.core.moderation import ModerationState
 from allmende.core.pagination import check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, invalid_input_from
-from allmende.core.records import hold_checked, out_of
-from allmende.core.text import slugify
+from allmende.core.records import claim_slug, hold_checked, out_of
 from knowledge import policies
 from knowledge.models import CaseStudy, CaseStudyOrganization, CaseStudySolution, Guide, GuideRevision
 from knowledge.schemas import (
@@ -177,9 +176,7 @@ async def create_case_study(session: AsyncSession, principal: Principal, data: C
     if not policies.may_write_for(principal, author.id):
         raise Forbidden("only editors of the author organization write its case studies")
     content = await _case_study_content(session, data)
-    slug = data.slug or slugify(data.title)
-    if (await session.exec(select(CaseStudy.id).where(CaseStudy.slug == slug))).first() is not None:
-        raise Conflict(f"the slug '{slug}' is taken", field="slug")
+    slug = await claim_slug(session, CaseStudy, data.slug, data.title, number_if_taken=False)
     study = CaseStudy(slug=slug, author_organization_id=author.id, **content)
     session.add(study)
     await session.flush()
@@ -398,9 +395,7 @@ async def create_guide(session: AsyncSession, principal: Principal, data: GuideC
     if not policies.may_write_guide_for(principal, author.id if author else None):
         raise Forbidden("guides are written by moderators or editors of the author organization")
     await _check_vocabulary(session, {"stage": data.stage, "step": data.step})
-    slug = data.slug or slugify(data.title)
-    if (await session.exec(select(Guide.id).where(Guide.slug == slug))).first() is not None:
-        raise Conflict(f"the slug '{slug}' is taken", field="slug")
+    slug = await claim_slug(session, Guide, data.slug, data.title, number_if_taken=False)
     fields = GuideFields.model_validate(data.model_dump(include=set(GuideFields.model_fields)))
     guide = Guide(
         slug=slug,

@@ -50,6 +50,8 @@ def test_postgres_url_selects_the_production_profile_and_the_async_driver(monkey
         ("REDIS_URL", "http://redis", "REDIS_URL:"),
         ("MEILI_URL", "meili:7700", "MEILI_URL:"),
         ("ALLMENDE_BASE_URL", "ftp://example.org", "ALLMENDE_BASE_URL:"),
+        ("ALLMENDE_BASE_URL", "", "ALLMENDE_BASE_URL:"),  # links in mails need it; empty is not "unset"
+        ("SMTP_URL", "smtp://", "SMTP_URL:"),
         ("ALLMENDE_SECRET_KEY", "short", "ALLMENDE_SECRET_KEY:"),
     ],
 )
@@ -62,6 +64,14 @@ def test_a_bad_variable_is_named_in_one_line(
     message = str(caught.value)
     assert message.startswith(words)
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("variable", ["REDIS_URL", "MEILI_URL", "SMTP_URL", "DATABASE_URL"])
+def test_an_empty_service_url_means_unset(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "")
+    settings = load_settings()
+    assert getattr(settings, variable.lower()) is None
+    assert settings.profile == "embedded"
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:

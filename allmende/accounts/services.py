@@ -30,9 +30,8 @@ from allmende.accounts.schemas import OrganizationCreate, OrganizationOut, Organ
 from allmende.core.audit import record_audit, record_for
 from allmende.core.pagination import Page, check_limit, decode_cursor, encode_cursor
 from allmende.core.problems import Conflict, InvalidInput, NotFound, Unauthorized
-from allmende.core.records import out_of
+from allmende.core.records import claim_slug, out_of
 from allmende.core.security import hash_password, needs_rehash, new_api_token, token_digest, verify_password
-from allmende.core.text import slugify
 from allmende.core.types import utcnow
 
 # Re-exported for the offer-request code, which moves out of the catalog on another branch; after that
@@ -315,23 +314,10 @@ def _check_keys(kind: str, ags: str | None, ars: str | None, bundesland: str | N
     return key_land or bundesland
 
 
-async def _unique_slug(session: AsyncSession, wanted: str) -> str:
-    slug, n = wanted, 2
-    while (await session.exec(select(Organization.id).where(Organization.slug == slug))).first() is not None:
-        slug = f"{wanted[:95]}-{n}"
-        n += 1
-    return slug
-
-
 async def create_organization(session: AsyncSession, principal: Principal, data: OrganizationCreate) -> Organization:
     principal.require_moderator()
     bundesland = _check_keys(data.kind.value, data.ags, data.ars, data.bundesland)
-    if data.slug:
-        if (await session.exec(select(Organization.id).where(Organization.slug == data.slug))).first():
-            raise Conflict(f"the slug '{data.slug}' is taken", field="slug")
-        slug = data.slug
-    else:
-        slug = await _unique_slug(session, slugify(data.name))
+    slug = await claim_slug(session, Organization, data.slug, data.name)
     if (
         data.ags
         and (

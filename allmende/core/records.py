@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, declared_attr
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from allmende.core.problems import Conflict
+from allmende.core.text import slugify
 from allmende.core.types import UTCDateTime, utcnow
 from allmende.core.versions import check_optional_version, check_version, etag
 
@@ -100,6 +102,23 @@ def out_of(schema: type[S], row: SQLModel, **given: Any) -> S:
     columns = type(row).model_fields
     copied = {name: getattr(row, name) for name in schema.model_fields if name in columns and name not in given}
     return schema(**copied, **given)
+
+
+async def claim_slug(
+    session: AsyncSession, model: type[SQLModel], wanted: str | None, name: str, *, number_if_taken: bool = True
+) -> str:
+    """The slug of a new record: the one asked for, which must be free (409 naming ``slug``), else one made
+    from its name, numbered (``-2``, ``-3`` …) until free. Where a page says "a guide with this title
+    exists", ``number_if_taken=False`` keeps the name's slug strict."""
+    column = model.slug  # type: ignore[attr-defined]
+    slug = wanted or slugify(name)
+    n = 2
+    while (await session.exec(select(column).where(column == slug))).first() is not None:
+        if wanted or not number_if_taken:
+            raise Conflict(f"the slug '{slug}' is taken", field="slug")
+        slug = f"{slugify(name)[:95]}-{n}"
+        n += 1
+    return str(slug)
 
 
 def assign_changed(record: Any, values: dict[str, Any]) -> bool:

@@ -10,10 +10,10 @@ import secrets
 from email.utils import parseaddr  # issue 7
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from allmende.core.mail import SmtpConfig  # issue 7
@@ -25,14 +25,43 @@ class SettingsError(Exception):
     """A bad environment variable; the message is one line that names it."""
 
 
+def _unset_if_empty(value: object) -> object:
+    """An empty variable (``REDIS_URL=``) means unset, as a shell user expects."""
+    return None if value == "" else value
+
+
+def _redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis:// or rediss:// URL")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _smtp_url(value: str) -> str:
+    SmtpConfig.from_url(value)  # raises ValueError naming what is wrong
+    return value
+
+
+RedisUrl = Annotated[str, AfterValidator(_redis_url)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+SmtpUrl = Annotated[str, AfterValidator(_smtp_url)]
+Unset = BeforeValidator(_unset_if_empty)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
-    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
-    meili_url: str | None = Field(default=None, validation_alias="MEILI_URL")
+    redis_url: Annotated[RedisUrl | None, Unset] = Field(default=None, validation_alias="REDIS_URL")
+    meili_url: Annotated[HttpUrl | None, Unset] = Field(default=None, validation_alias="MEILI_URL")
     meili_key: str | None = Field(default=None, validation_alias="MEILI_KEY")
-    base_url: str = Field(default="http://127.0.0.1:8000", validation_alias="ALLMENDE_BASE_URL")
+    base_url: HttpUrl = Field(default="http://127.0.0.1:8000", validation_alias="ALLMENDE_BASE_URL")
     instance_name: str = Field(
         default="Allmende", min_length=1, max_length=120, validation_alias="ALLMENDE_INSTANCE_NAME"
     )
@@ -46,7 +75,7 @@ class Settings(BaseSettings):
     # Development and tests may talk to loopback peers; production never does (design rule 7).
     allow_private_urls: bool = Field(default=False, validation_alias="ALLMENDE_ALLOW_PRIVATE_URLS")
     # --- issue 7 (offer requests): e-mail. No SMTP_URL: mails are logged, not sent (allmende/core/mail.py).
-    smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
+    smtp_url: Annotated[SmtpUrl | None, Unset] = Field(default=None, validation_alias="SMTP_URL")
     mail_from: str = Field(
         default="Allmende <allmende@localhost>", max_length=254, validation_alias="ALLMENDE_MAIL_FROM"
     )
@@ -64,36 +93,6 @@ class Settings(BaseSettings):
         if scheme in {"sqlite", "sqlite+aiosqlite"}:
             return "sqlite+aiosqlite://" + value.split("://", 1)[1]
         raise ValueError("must be a postgresql:// or sqlite:// URL")
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        assert value is not None
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("must be a redis:// or rediss:// URL")
-        return value
-
-    @field_validator("meili_url", "base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        assert value is not None
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("smtp_url")
-    @classmethod
-    def _smtp_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        assert value is not None
-        SmtpConfig.from_url(value)  # raises ValueError naming what is wrong
-        return value
 
     @field_validator("mail_from")
     @classmethod

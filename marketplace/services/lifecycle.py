@@ -16,8 +16,7 @@ from allmende.accounts.principal import Principal
 from allmende.core import moderation
 from allmende.core.audit import record_for
 from allmende.core.problems import Conflict, Forbidden, InvalidInput
-from allmende.core.records import hold_checked
-from allmende.core.text import slugify
+from allmende.core.records import claim_slug, hold_checked
 from allmende.core.types import utcnow
 from marketplace import policies
 from marketplace.models import Solution, SolutionFacet, SolutionState
@@ -47,14 +46,6 @@ def _apply_content(solution: Solution, content: SolutionFields) -> None:
     solution.is_open_source = is_open_source(solution.license)
 
 
-async def _unique_slug(session: AsyncSession, wanted: str) -> str:
-    slug, n = wanted, 2
-    while (await session.exec(select(Solution.id).where(Solution.slug == slug))).first() is not None:
-        slug = f"{wanted[:95]}-{n}"
-        n += 1
-    return slug
-
-
 def _audit(
     session: AsyncSession,
     principal: Principal | None,
@@ -81,12 +72,7 @@ async def create_solution(session: AsyncSession, principal: Principal, data: Sol
     provider = await _provider_for(session, principal, data.provider)
     content = SolutionFields.model_validate(data.model_dump(include=set(CONTENT_FIELDS)))
     check_terms(content.stored(), await vocabulary_index(session))
-    if data.slug:
-        if (await session.exec(select(Solution.id).where(Solution.slug == data.slug))).first() is not None:
-            raise Conflict(f"the slug '{data.slug}' is taken", field="slug")
-        slug = data.slug
-    else:
-        slug = await _unique_slug(session, slugify(data.name))
+    slug = await claim_slug(session, Solution, data.slug, data.name)
     if (
         data.external_id
         and (
