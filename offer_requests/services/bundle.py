@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,11 +54,9 @@ async def join_offer_request(
     request_uuid: uuid.UUID,
     organization_slug: str,
     quantities: Quantities,
-    *,
-    now: datetime | None = None,
 ) -> tuple[OfferRequest, bool]:
     """Join the bundle with the organization's own quantities, or change them. True if it joined now."""
-    now = now or utcnow()
+    now = utcnow()
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     org = await _organization_named(session, organization_slug, "organization", body=False)
@@ -145,11 +142,9 @@ async def leave_offer_request(
     principal: Principal,
     request_uuid: uuid.UUID,
     organization_slug: str,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """A participant leaves the bundle before the deadline; the requester cannot (it withdraws)."""
-    now = now or utcnow()
+    now = utcnow()
     request, org, participant = await _participant_acting(
         session, principal, request_uuid, organization_slug, "only members of '{slug}' take it out of the bundle"
     )
@@ -190,11 +185,9 @@ async def set_acceptance(
     request_uuid: uuid.UUID,
     organization_slug: str,
     accepted: bool,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """Each participant decides for itself whether to accept the preferred offer; once."""
-    now = now or utcnow()
+    now = utcnow()
     request, org, participant = await _participant_acting(
         session, principal, request_uuid, organization_slug, "only members of '{slug}' decide for it"
     )

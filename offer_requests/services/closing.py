@@ -31,11 +31,9 @@ async def decide_offer_request(
     principal: Principal,
     request_uuid: uuid.UUID,
     data: DecisionIn,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """After the deadline the requester prefers one offer (awarded) or declines them all (not awarded)."""
-    now = now or utcnow()
+    now = utcnow()
     request = await requester_holds(session, principal, request_uuid)
     if request.state in _DECIDED_STATES:
         raise Conflict(f"the request is decided already ({request.state})", field="state")

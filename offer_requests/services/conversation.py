@@ -101,10 +101,8 @@ async def post_message(
     request_uuid: uuid.UUID,
     vendor_slug: str,
     body: str,
-    *,
-    now: datetime | None = None,
 ) -> MessageOut:
-    now = now or utcnow()
+    now = utcnow()
     relation = await load_offer_request(session, principal, request_uuid)
     request = relation.request
     vendor = await _thread_vendor(session, relation, vendor_slug)

@@ -131,11 +131,9 @@ async def submit_offer(
     principal: Principal,
     request_uuid: uuid.UUID,
     data: OfferCreate,
-    *,
-    now: datetime | None = None,
 ) -> Offer:
     """A vendor's first answer (revision 1). A second one is a revision of the same offer."""
-    now = now or utcnow()
+    now = utcnow()
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     vendor = await _answering_vendor(session, principal, relation, data.vendor)
@@ -194,11 +192,9 @@ async def revise_offer(
     offer_uuid: uuid.UUID,
     data: OfferFields,
     if_match: str | None,
-    *,
-    now: datetime | None = None,
 ) -> Offer:
     """A new revision before the deadline; every earlier one is kept. If-Match names the revision read."""
-    now = now or utcnow()
+    now = utcnow()
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
     request = relation.request
     offer = await _offer_in(session, relation, offer_uuid, lock=True)

@@ -87,12 +87,10 @@ def _apply_request_fields(
     request.procurement_notes = fields.procurement_notes
 
 
-async def create_offer_request(
-    session: AsyncSession, principal: Principal, data: OfferRequestCreate, *, now: datetime | None = None
-) -> OfferRequest:
+async def create_offer_request(session: AsyncSession, principal: Principal, data: OfferRequestCreate) -> OfferRequest:
     """A draft, with the requester as the first participant of the bundle."""
     principal.require_authenticated()
-    now = now or utcnow()
+    now = utcnow()
     org = await _organization_named(session, data.organization, "organization", body=True)
     if not _may_act(principal, org.id):
         raise Forbidden("only members of the public body request offers for it", field="organization")
@@ -163,11 +161,9 @@ async def update_offer_request(
     request_uuid: uuid.UUID,
     changes: dict[str, Any],
     if_match: str | None,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """Edit a draft (If-Match required). Once open, a request no longer changes: it was sent."""
-    now = now or utcnow()
+    now = utcnow()
     request = await requester_holds(session, principal, request_uuid)
     check_version(request.etag, if_match)
     if request.state != OfferRequestState.draft.value:
@@ -223,11 +219,9 @@ async def open_offer_request(
     principal: Principal,
     request_uuid: uuid.UUID,
     if_match: str | None = None,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """draft → open: fixes the addressed vendors and tells them."""
-    now = now or utcnow()
+    now = utcnow()
     request = await requester_holds(session, principal, request_uuid)
     _check_optional_request_version(request, if_match)
     if request.state != OfferRequestState.draft.value:
@@ -277,11 +271,9 @@ async def withdraw_offer_request(
     request_uuid: uuid.UUID,
     reason: str | None,
     if_match: str | None = None,
-    *,
-    now: datetime | None = None,
 ) -> OfferRequest:
     """draft or open → withdrawn."""
-    now = now or utcnow()
+    now = utcnow()
     request = await requester_holds(session, principal, request_uuid)
     _check_optional_request_version(request, if_match)
     previous = request.state
