@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from allmende.accounts.schemas import Slug, Strict
 
@@ -18,6 +18,9 @@ def _body(value: str) -> str:
     if len(value.encode()) > BODY_MAX_BYTES:
         raise ValueError(f"the Markdown is longer than {BODY_MAX_BYTES // 1000} KB")
     return value
+
+
+Body = Annotated[str, AfterValidator(_body)]  # Markdown, bounded so that rendering stays cheap
 
 
 class Outcome(Strict):
@@ -40,15 +43,10 @@ class CaseStudyFields(Strict):
     sectors: Terms = Field(default_factory=list)
     steps: Terms = Field(default_factory=list)
     summary: Summary = ""
-    body: str = ""
+    body: Body = ""
     solutions: list[Slug] = Field(default_factory=list, max_length=50, description="slugs of published solutions")
     outcomes: list[Outcome] = Field(default_factory=list, max_length=50)
     contact: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-    @field_validator("body")
-    @classmethod
-    def _check_body(cls, value: str) -> str:
-        return _body(value)
 
 
 class CaseStudyCreate(CaseStudyFields):
@@ -131,12 +129,7 @@ class GuideFields(Strict):
         default_factory=list, max_length=20
     )
     summary: Summary = ""
-    body: str = ""
-
-    @field_validator("body")
-    @classmethod
-    def _check_body(cls, value: str) -> str:
-        return _body(value)
+    body: Body = ""
 
 
 class GuideCreate(GuideFields):

@@ -475,21 +475,7 @@ async def revisions(session: AsyncSession, guide: Guide) -> list[RevisionOut]:
     for user_id in {r.author_user_id for r in rows if r.author_user_id}:
         user = await session.get(User, user_id)
         authors[user_id] = user.display_name if user else None
-    return [
-        RevisionOut(
-            number=r.number,
-            created_at=r.created_at,
-            author=authors.get(r.author_user_id or 0),
-            note=r.note,
-            title=r.title,
-            stage=r.stage,
-            step=r.step,
-            tags=r.tags,
-            summary=r.summary,
-            body=r.body,
-        )
-        for r in rows
-    ]
+    return [out_of(RevisionOut, r, author=authors.get(r.author_user_id or 0)) for r in rows]
 
 
 async def _revision(session: AsyncSession, guide: Guide, number: int, field_name: str = "revision") -> GuideRevision:
