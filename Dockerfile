@@ -11,6 +11,7 @@ COPY offer_requests ./offer_requests
 COPY knowledge ./knowledge
 COPY federation ./federation
 COPY notifications ./notifications
+COPY identity ./identity
 COPY seeds ./seeds
 RUN uv sync --frozen --no-dev && useradd --system --home /app allmende && mkdir -p /data && chown allmende /data
 USER allmende

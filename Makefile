@@ -27,7 +27,7 @@ lint: install
 	$(UV) run ruff format --check .
 
 typecheck: install
-	$(UV) run mypy allmende marketplace offer_requests knowledge federation notifications tests
+	$(UV) run mypy allmende marketplace offer_requests knowledge federation notifications identity tests
 
 check: lint typecheck test
 

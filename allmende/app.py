@@ -49,6 +49,7 @@ from allmende.core.sessions import UNAVAILABLE_MARK, GuardedStore, LazySessionCo
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
 from allmende.web.links import WEB_LINKS
+from identity import services as identity_services
 from knowledge import services as knowledge_services
 from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
 from knowledge.search import CASE_STUDIES, GUIDES
@@ -180,7 +181,10 @@ async def _principal(request: Request[Any, Any, Any], db_session: NamedDependenc
         # A session cookie came, but the store is away: we cannot tell who this is. 503, not anonymous,
         # so that nobody is shown a page as if signed out or loses a form to a misleading 401.
         raise store_unavailable()
-    user_uuid = request.session.get("user") if request.session else None
+    cookie = request.session or {}
+    if cookie.get("login"):  # issue 14: a signed-in session the person can list and end
+        return await identity_services.sessions.resolve(db_session, str(cookie["login"])) or ANONYMOUS
+    user_uuid = cookie.get("user")  # TRANSITION: sign-ins before login sessions; removed with issue 14
     if not user_uuid:
         return ANONYMOUS
     return await account_services.principal_for_user(db_session, str(user_uuid)) or ANONYMOUS

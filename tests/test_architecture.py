@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("marketplace", "offer_requests", "knowledge", "federation", "notifications")
+DOMAINS = ("marketplace", "offer_requests", "knowledge", "federation", "notifications", "identity")
 CORE = ("allmende/core", "allmende/accounts")
 NOT_SHIPPED = {"tests", "bench", "docs"}
 PUBLIC = ("services", "schemas", "policies")  # what others may import from a domain

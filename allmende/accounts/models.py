@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID, uuid4
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Relationship, SQLModel
 
 from allmende.core.records import SharedRecord
@@ -91,6 +91,17 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The language notices are written in for this person: "de" (the default) or "en".
     language: str = Field(default="de", max_length=5, sa_column_kwargs={"server_default": "de"})
+    # --- issue 14: the way in. A registered person confirms the address before signing in; people
+    # created by an operator or an identity provider are confirmed from the start.
+    email_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # TOTP (RFC 6238): the shared secret, in effect once confirmed with a first code.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Notices always reach the inbox; this says whether they also come by e-mail.
+    mail_notices: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    # Set when the person deleted the account: name and address are anonymised, the row stays so that
+    # what they wrote for an organization keeps its author reference.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     memberships: list["Membership"] = Relationship(back_populates="user", sa_relationship_kwargs={"lazy": "raise"})
 
@@ -104,6 +115,9 @@ class Membership(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
     role: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # issue 14: a membership from an organization claim waits for a moderator. Until it is verified the
+    # person prepares drafts but does not publish, answer offers or join bundles for the organization.
+    verified_at: datetime | None = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     user: "User" = Relationship(back_populates="memberships", sa_relationship_kwargs={"lazy": "raise"})
     organization: "Organization" = Relationship(back_populates="memberships", sa_relationship_kwargs={"lazy": "raise"})

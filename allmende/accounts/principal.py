@@ -16,6 +16,12 @@ class Principal:
     token: ApiToken | None = None
     # organization id -> role; for a token, its organization with the role its scopes grant
     roles: dict[int, MemberRole] = field(default_factory=dict)
+    # issue 14: organizations whose membership a moderator has not verified yet. There the person
+    # prepares drafts (``may_draft_for``) but holds no role: no publishing, offers or bundles.
+    unverified: frozenset[int] = frozenset()
+    # False while a person who needs a second factor (moderators, admins, and whoever enabled one) has
+    # not given it in this session: until then the platform role does not count.
+    second_factor: bool = True
 
     @property
     def is_anonymous(self) -> bool:
@@ -31,7 +37,7 @@ class Principal:
 
     @property
     def platform_role(self) -> PlatformRole | None:
-        if self.user is None or self.user.platform_role is None:
+        if self.user is None or self.user.platform_role is None or not self.second_factor:
             return None
         return PlatformRole(self.user.platform_role)
 
@@ -45,9 +51,15 @@ class Principal:
         return self.platform_role in (PlatformRole.admin, PlatformRole.moderator)
 
     def role_in(self, organization_id: int | None) -> MemberRole | None:
-        if organization_id is None:
+        """The verified role; an unverified membership has none yet."""
+        if organization_id is None or organization_id in self.unverified:
             return None
         return self.roles.get(organization_id)
+
+    def may_draft_for(self, organization_id: int | None) -> bool:
+        """Editors write drafts for their organization, verified or not (nothing goes public unverified)."""
+        role = self.roles.get(organization_id) if organization_id is not None else None
+        return role is not None and _ROLE_RANK[role] >= _ROLE_RANK[MemberRole.editor]
 
     def has_role(self, organization_id: int | None, at_least: MemberRole) -> bool:
         role = self.role_in(organization_id)

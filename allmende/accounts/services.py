@@ -103,15 +103,26 @@ async def load_roles(session: AsyncSession, user_id: int) -> dict[int, MemberRol
     return {m.organization_id: MemberRole(m.role) for m in rows}
 
 
+async def principal_of(session: AsyncSession, user: User, *, second_factor: bool = True) -> Principal | None:
+    """The principal of a person; None for one who may not act (deactivated, deleted)."""
+    if not user.is_active or user.deleted_at is not None:
+        return None
+    memberships = list(await session.exec(select(Membership).where(Membership.user_id == user.id)))
+    return Principal(
+        user=user,
+        roles={m.organization_id: MemberRole(m.role) for m in memberships},
+        unverified=frozenset(m.organization_id for m in memberships if m.verified_at is None),
+        second_factor=second_factor,
+    )
+
+
 async def principal_for_user(session: AsyncSession, user_uuid: str) -> Principal | None:
     try:
         key = uuid.UUID(user_uuid)
     except ValueError:
         return None
     user = (await session.exec(select(User).where(User.uuid == key))).first()
-    if user is None or not user.is_active:
-        return None
-    return Principal(user=user, roles=await load_roles(session, user.id or 0))
+    return await principal_of(session, user) if user is not None else None
 
 
 @dataclass
