@@ -11,10 +11,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar, Request
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -48,7 +50,8 @@ from allmende.core.search_http import SearchApi, SearchController
 from allmende.core.sessions import UNAVAILABLE_MARK, GuardedStore, LazySessionConfig, store_unavailable
 from allmende.core.settings import Settings, load_settings
 from allmende.web import template_config, web_routes
-from allmende.web.links import WEB_LINKS
+from allmende.web.kit.links import WEB_LINKS
+from allmende.web.kit.viewer import PRINCIPAL_LOOKUP
 from identity import services as identity_services
 from knowledge import services as knowledge_services
 from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
@@ -230,6 +233,12 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             with contextlib.suppress(Exception):
                 await adapters.jobs.enqueue(DRAIN_JOB.name, job_id=f"{DRAIN_JOB.name}:{last_seq}")
 
+    async def principal_lookup(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+        # Who a request is, for the guard of the signed-in pages: guards run before the dependencies,
+        # so the guard asks here, with the same rules as the ``principal`` dependency.
+        async with adapters.database.unit_of_work() as session:
+            return await _principal(cast(Request[Any, Any, Any], connection), session)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if owns_adapters:
@@ -276,6 +285,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             ),
         ],
         stores={"sessions": store},
+        state=State({PRINCIPAL_LOOKUP: principal_lookup}),
         before_request=require_json_body,
         # browsers get the web's German error pages; outages of the database or Redis are 503s
         exception_handlers=html_aware({**exception_handlers, **OUTAGE_HANDLERS}),

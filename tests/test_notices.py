@@ -15,7 +15,7 @@ from allmende.accounts.models import MemberRole, Organization, OrganizationKind,
 from allmende.app import Adapters
 from allmende.core import links
 from allmende.core.db import Database
-from allmende.web.links import WEB_LINKS
+from allmende.web.kit.links import WEB_LINKS
 from offer_requests.notices import CATALOG
 from tests.factories import make_organization, make_user, make_user_in
 from tests.test_mail import SmtpSink, smtp, use_smtp

@@ -2,6 +2,8 @@
 
 This package is presentation only: it calls services and is wired into the app by the composition
 root through ``web_routes()``, ``template_config()`` and ``html_aware()`` (error pages for browsers).
+Its code is arranged by area (``catalog``, ``knowledge``, ``search``, ``offer_requests``, the inbox,
+the sign-in, moderation) on the shared page machinery in ``kit``.
 See ``README.md`` beside this file for the pages, the i18n workflow and the render budget.
 """
 
@@ -17,14 +19,24 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from allmende.web import catalog, guides, hub, inbox, moderation, municipality, offers, search, signin, vendor
-from allmende.web.errors import PAGE_HANDLERS, html_aware
-from allmende.web.render import TEMPLATES, template_engine
-from allmende.web.views import provide_locale, provide_viewer
+from allmende.web import inbox, moderation, signin
+from allmende.web.catalog import municipality, vendor
+from allmende.web.catalog import pages as catalog
+from allmende.web.kit.errors import PAGE_HANDLERS, html_aware
+from allmende.web.kit.render import TEMPLATES, provide_locale, template_engine
+from allmende.web.kit.viewer import provide_viewer, signed_in_only
+from allmende.web.knowledge import guides, hub
+from allmende.web.offer_requests import pages as offers
+from allmende.web.search import pages as search
 
 STATIC = Path(__file__).parent / "static"
 
 __all__ = ["TEMPLATES", "html_aware", "template_config", "web_routes"]
+
+
+def signed_in_router(*handlers: Any, back: str = "/") -> Router:
+    """Pages for signed-in users: the guard sends an anonymous viewer to the sign-in (``kit/viewer.py``)."""
+    return Router(path="/", route_handlers=list(handlers), guards=[signed_in_only(back)])
 
 
 def web_routes() -> list[Any]:
@@ -36,11 +48,11 @@ def web_routes() -> list[Any]:
             *hub.ROUTES,
             *guides.ROUTES,
             *signin.ROUTES,
-            *vendor.ROUTES,
-            *moderation.ROUTES,
-            *municipality.ROUTES,
-            *offers.ROUTES,
-            *inbox.ROUTES,
+            signed_in_router(*vendor.ROUTES, *municipality.ROUTES),
+            signed_in_router(*guides.SIGNED_IN),
+            signed_in_router(*moderation.ROUTES),
+            signed_in_router(*offers.ROUTES),
+            signed_in_router(*inbox.ROUTES, back=inbox.INBOX),
         ],
         dependencies={"viewer": Provide(provide_viewer)},
         before_request=provide_locale,

@@ -14,9 +14,9 @@ from litestar import get, post
 from litestar.params import FromPath
 
 from allmende.core.problems import NotFound, Problem
-from allmende.web.i18n import gettext
-from allmende.web.render import Viewer, not_found, page, redirect, safe_next, url_with
-from allmende.web.views import AnyRequest, Session, Who, signed_in
+from allmende.web.kit.i18n import gettext
+from allmende.web.kit.render import not_found, page, redirect, safe_next, url_with
+from allmende.web.kit.viewer import AnyRequest, Session, Viewer, Who
 from notifications.schemas import NotificationOut
 from notifications.services import list_inbox, mark_all_read, mark_read
 
@@ -37,7 +37,7 @@ class Entry:
 
 
 def _user_id(viewer: Viewer) -> int:
-    """The viewer's user id: every inbox handler is ``@signed_in``."""
+    """The viewer's user id: the inbox router's guard lets only signed-in viewers in."""
     user = viewer.principal.user
     assert user is not None and user.id is not None
     return user.id
@@ -50,7 +50,6 @@ def _back(raw: object) -> str:
 
 
 @get(INBOX, name="web:inbox")
-@signed_in()
 async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
     unread_only = request.query_params.get("ungelesen") == "1"
@@ -63,7 +62,7 @@ async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
         message = gettext("Der Verweis auf weitere Benachrichtigungen war ungültig. Die Liste beginnt wieder oben.")
     entries = [Entry(item=n, target=safe_next(n.link, "") or None) for n in found.items]
     return page(
-        "inbox.html",
+        "inbox/inbox.html",
         {
             "viewer": viewer,
             "entries": entries,
@@ -77,7 +76,6 @@ async def inbox(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
 
 
 @post(f"{INBOX}/{{nid:uuid}}/gelesen", name="web:inbox-read", status_code=303)
-@signed_in(back=INBOX)
 async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
     form = await request.form()
@@ -97,7 +95,6 @@ async def read(request: AnyRequest, nid: FromPath[uuid.UUID], db_session: Sessio
 
 
 @post(f"{INBOX}/alle-gelesen", name="web:inbox-all-read", status_code=303)
-@signed_in(back=INBOX)
 async def read_all(request: AnyRequest, db_session: Session, viewer: Who) -> Any:
     user_id = _user_id(viewer)
     await mark_all_read(db_session, user_id)

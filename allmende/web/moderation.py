@@ -10,11 +10,12 @@ from litestar.params import FromPath
 
 from allmende.core.problems import Conflict, Forbidden, PreconditionFailed
 from allmende.core.versions import etag
-from allmende.web.forms import FIELDS, changed_fields, content_rows
-from allmende.web.i18n import gettext
-from allmende.web.render import Viewer, forbidden, page, redirect
-from allmende.web.views import AnyRequest, Caller, Config, Session, Who, load_vocabularies, signed_in
-from marketplace import services as catalog
+from allmende.web.catalog.solution_form import FIELDS, changed_fields, content_rows
+from allmende.web.kit.i18n import gettext
+from allmende.web.kit.render import forbidden, page, redirect
+from allmende.web.kit.viewer import AnyRequest, Caller, Config, Session, Viewer, Who
+from allmende.web.kit.vocabularies import load_vocabularies
+from marketplace import services as marketplace
 from marketplace.schemas import SolutionOut
 
 MIN_REASON, MAX_REASON = 3, 2000
@@ -51,34 +52,33 @@ async def _queue_page(
     db_session: Any, principal: Any, settings: Any, viewer: Viewer, *, errors: dict[str, tuple[str, str]] | None = None
 ) -> Any:
     vocab = await load_vocabularies(db_session)
-    solutions = await catalog.review_queue(db_session)
-    outs = await catalog.solution_outs(db_session, principal, solutions, settings.base_url)
+    solutions = await marketplace.review_queue(db_session)
+    outs = await marketplace.solution_outs(db_session, principal, solutions, settings.base_url)
     items = []
     for solution, out in zip(solutions, outs, strict=True):
         is_edit = out.state == "published" and out.pending is not None
         item = QueueItem(out=out, is_edit=is_edit)
         if is_edit:
             assert out.pending is not None
-            published = catalog.content_of(solution)
+            published = marketplace.content_of(solution)
             differing = set(changed_fields(published, out.pending.content))
             pending = {n: v for n, _l, v in content_rows(vocab, out.pending.content, only=differing)}
             item.rows = [
                 (label, value, pending[n]) for n, label, value in content_rows(vocab, published, only=differing)
             ]
         else:
-            item.facts = content_rows(vocab, catalog.content_of(solution), only=NEW_SOLUTION_FIELDS)
+            item.facts = content_rows(vocab, marketplace.content_of(solution), only=NEW_SOLUTION_FIELDS)
         if errors and out.slug in errors:
             item.reason, item.error = errors[out.slug]
         items.append(item)
     return page(
-        "moderation.html",
+        "moderation/moderation.html",
         {"viewer": viewer, "items": items, "field_count": len(FIELDS)},
         status=422 if errors else 200,
     )
 
 
 @get("/moderation", name="web:moderation")
-@signed_in()
 async def queue(request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who) -> Any:
     if not viewer.is_moderator:
         return _forbidden(viewer)
@@ -90,7 +90,6 @@ def _etag(solution: Any, version: str) -> str | None:
 
 
 @post("/moderation/{slug:str}/{action:str}", name="web:moderate", status_code=303)
-@signed_in()
 async def moderate(
     request: AnyRequest,
     slug: FromPath[str],
@@ -105,11 +104,11 @@ async def moderate(
     form = await request.form()
     version = str(form.get("version") or "")
     reason = str(form.get("reason") or "").strip()
-    solution = await catalog.get_solution(db_session, principal, slug)
+    solution = await marketplace.get_solution(db_session, principal, slug)
     if_match = _etag(solution, version)
     try:
         if action == "veroeffentlichen":
-            await catalog.publish(db_session, principal, solution, if_match)
+            await marketplace.publish(db_session, principal, solution, if_match)
             notice = "published"
         elif action == "aenderungen":
             if not MIN_REASON <= len(reason) <= MAX_REASON:
@@ -121,10 +120,10 @@ async def moderate(
                 return await _queue_page(
                     db_session, principal, settings, viewer, errors={slug: (str(form.get("reason") or ""), message)}
                 )
-            await catalog.request_changes(db_session, principal, solution, reason, if_match)
+            await marketplace.request_changes(db_session, principal, solution, reason, if_match)
             notice = "changes-requested"
         elif action == "archivieren":
-            await catalog.archive(db_session, principal, solution, reason[:MAX_REASON] or None, if_match)
+            await marketplace.archive(db_session, principal, solution, reason[:MAX_REASON] or None, if_match)
             notice = "archived"
         else:
             return redirect("/moderation")

@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from allmende.accounts import services as accounts
 from allmende.accounts.throttle import LoginThrottle
 from allmende.core.problems import Problem
-from allmende.web.i18n import gettext
-from allmende.web.render import Viewer, page, redirect, safe_next
-from allmende.web.views import AnyRequest, Session, Who
+from allmende.web.kit.i18n import gettext
+from allmende.web.kit.render import page, redirect, safe_next
+from allmende.web.kit.viewer import AnyRequest, Session, Viewer, Who
 
 
 def home_for(viewer: Viewer) -> str:
@@ -29,7 +29,7 @@ def home_for(viewer: Viewer) -> str:
 @get("/anmelden", name="web:login")
 async def login_form(request: AnyRequest, viewer: Who) -> Any:
     return page(
-        "login.html",
+        "signin/login.html",
         {"viewer": viewer, "email": "", "error": None, "next": safe_next(request.query_params.get("next"), "")},
     )
 
@@ -47,7 +47,7 @@ async def login(
 
     def again(message: str, status: int) -> Any:
         return page(
-            "login.html",
+            "signin/login.html",
             {"viewer": viewer, "email": email, "error": message, "next": target},
             status=status,
             headers={"Retry-After": "900"} if status == 429 else None,

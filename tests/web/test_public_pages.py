@@ -13,7 +13,7 @@ import pytest
 from allmende.app import Adapters
 from allmende.core.http import PAGE_CSP
 from allmende.core.search.base import InvalidSearch, SearchQuery, SearchResult
-from allmende.web import i18n
+from allmende.web.kit import i18n
 from tests.web.conftest import post_form
 
 

@@ -1,0 +1,1 @@
+"""Shared page machinery: rendering, the viewer and its guard, forms, formatting, errors, words, links."""

@@ -1,0 +1,1 @@
+"""Offer requests: the list, the request and offer forms, the bundle, decisions, revisions and messages."""
