@@ -40,27 +40,32 @@ def _words(slug: str) -> str:
     return " ".join(slug.replace("-", " ").split())[:100]
 
 
+def _missing(viewer: Viewer, slug: str, message: str, listing: tuple[str, str]) -> Any:
+    """A 404 for an unknown entry: what is missing, its list, and a search for the address's words."""
+    return not_found(viewer, message, links=[listing], query=_words(slug))
+
+
 def case_study_missing(viewer: Viewer, slug: str) -> Any:
-    return not_found(
+    return _missing(
         viewer,
+        slug,
         gettext(
             "Diese Fallstudie gibt es nicht (mehr), oder sie ist noch nicht veröffentlicht. "
             "Vielleicht finden Sie sie in der Liste oder über die Suche."
         ),
-        links=[("/fallstudien", gettext("Alle Fallstudien"))],
-        query=_words(slug),
+        ("/fallstudien", gettext("Alle Fallstudien")),
     )
 
 
 def guide_missing(viewer: Viewer, slug: str) -> Any:
-    return not_found(
+    return _missing(
         viewer,
+        slug,
         gettext(
             "Diesen Leitfaden gibt es nicht (mehr), oder er ist noch nicht veröffentlicht. "
             "Vielleicht finden Sie ihn in der Liste oder über die Suche."
         ),
-        links=[("/leitfaeden", gettext("Alle Leitfäden"))],
-        query=_words(slug),
+        ("/leitfaeden", gettext("Alle Leitfäden")),
     )
 
 

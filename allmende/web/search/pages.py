@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 from litestar import get
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from markupsafe import escape
 
 from allmende.accounts.regions import BUNDESLAENDER
@@ -694,64 +695,28 @@ async def search_page(
     )
 
 
-@get("/suche", name="web:search")
-async def hub_search(
-    request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
-) -> Any:
-    return await search_page(
-        request,
-        HUB,
-        db_session=db_session,
-        principal=principal,
-        settings=settings,
-        viewer=viewer,
-        search_api=search_api,
-    )
+def _list_route(path: str, name: str, scope: Scope) -> HTTPRouteHandler:
+    """One GET route per scope; they differ only in the scope they search."""
+
+    async def search_scope(
+        request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
+    ) -> Any:
+        return await search_page(
+            request,
+            scope,
+            db_session=db_session,
+            principal=principal,
+            settings=settings,
+            viewer=viewer,
+            search_api=search_api,
+        )
+
+    return get(path, name=name)(search_scope)
 
 
-@get("/loesungen", name="web:catalog")
-async def solution_list(
-    request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
-) -> Any:
-    return await search_page(
-        request,
-        SOLUTIONS,
-        db_session=db_session,
-        principal=principal,
-        settings=settings,
-        viewer=viewer,
-        search_api=search_api,
-    )
-
-
-@get("/fallstudien", name="web:case-studies")
-async def case_study_list(
-    request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
-) -> Any:
-    return await search_page(
-        request,
-        CASE_STUDIES,
-        db_session=db_session,
-        principal=principal,
-        settings=settings,
-        viewer=viewer,
-        search_api=search_api,
-    )
-
-
-@get("/leitfaeden", name="web:guides")
-async def guide_list(
-    request: AnyRequest, db_session: Session, principal: Caller, settings: Config, viewer: Who, search_api: Search
-) -> Any:
-    return await search_page(
-        request,
-        GUIDES,
-        db_session=db_session,
-        principal=principal,
-        settings=settings,
-        viewer=viewer,
-        search_api=search_api,
-    )
-
-
-ROUTES = [hub_search, solution_list, case_study_list, guide_list]
+ROUTES = [
+    _list_route("/suche", "web:search", HUB),
+    _list_route("/loesungen", "web:catalog", SOLUTIONS),
+    _list_route("/fallstudien", "web:case-studies", CASE_STUDIES),
+    _list_route("/leitfaeden", "web:guides", GUIDES),
+]
