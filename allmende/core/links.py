@@ -1,7 +1,7 @@
 """Links to the pages people read, for texts that leave the web (mails, inbox entries).
 
 Domain code never spells a web path: it asks ``links.offer_request(uuid)``, and the composition root
-(``allmende/app.py``) registers the builder that knows the web's URLs (``allmende.web.links``).
+(``allmende/app.py``) registers the builder that knows the web's URLs (``allmende.web.kit.links``).
 Links are paths on this site; the mail job puts the configured base URL in front.
 """
 

@@ -4,7 +4,7 @@ Message ids are German (the source language); a catalog's ``<locale>/LC_MESSAGES
 them. The ``.po`` files are the only ones in the repository: they are compiled in memory when first used
 (Babel's ``read_po`` + ``write_mo``), so a fresh clone needs no build step and no ``.mo`` is committed.
 
-The web pages translate into the active locale of a request (``allmende.web.i18n``); a notice is written
+The web pages translate into the active locale of a request (``allmende.web.kit.i18n``); a notice is written
 once per recipient, in that person's language, long after the request that caused it may have had another
 one. So domain code does not translate: it builds a :class:`Text` (``catalog.text("… %(title)s …",
 title=…)``) and whoever knows the reader renders it (``render(text, "en")``). Parameters that depend on the
