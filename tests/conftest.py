@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -27,15 +27,10 @@ from allmende.core.migrate import upgrade
 from allmende.core.search import EmbeddedSearchEngine
 from allmende.core.settings import Settings
 from allmende.seeding import seed
+from tests.support.mail import SmtpSink
+from tests.support.servers import PG_ADMIN_DSN, pg_url
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _pg_url(dbname: str) -> str:
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{dbname}"
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +83,7 @@ async def pg_template() -> AsyncIterator[PgTestDatabase]:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    upgrade(_pg_url(name))
+    upgrade(pg_url(name))
     conn = await asyncpg.connect(_admin_dsn_for(name))
     try:
         baseline = {}
@@ -132,7 +127,7 @@ async def _seeded_pg(pg: PgTestDatabase) -> str:
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg.name}"')
         finally:
             await conn.close()
-        database = Database(_pg_url(name))
+        database = Database(pg_url(name))
         await seed(database)
         await database.dispose()
         _SEEDED["postgresql"] = name
@@ -156,10 +151,10 @@ async def database_url(
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{await _seeded_pg(pg_template)}"')
         finally:
             await conn.close()
-        yield _pg_url(name)
+        yield pg_url(name)
         await _drop_pg_database(name)
         return
-    yield _pg_url(pg_template.name)
+    yield pg_url(pg_template.name)
     await pg_template.reset()
 
 
@@ -225,7 +220,16 @@ async def _drop_pg_database(name: str) -> None:
 @pytest.fixture
 async def pg_database(pg_template: PgTestDatabase) -> AsyncIterator[Database]:
     """For behaviour only PostgreSQL shows (concurrent writers)."""
-    db = Database(_pg_url(pg_template.name))
+    db = Database(pg_url(pg_template.name))
     yield db
     await db.dispose()
     await pg_template.reset()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on 127.0.0.1 for this test (the mailer, the outbox, the notices of every domain)."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -23,9 +23,8 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
@@ -33,9 +32,12 @@ from tests.faults.harness import (
     DEFAULT_TIMEOUT,
     PG_BIN,
     AppProcess,
+    CliRunner,
+    EnvFactory,
     HarnessError,
     ManagedProcess,
     PostgresCluster,
+    ProductionStack,
     RedisServer,
     WorkerProcess,
     require_binary,
@@ -115,10 +117,6 @@ def fresh_database() -> Iterator[str]:
         _admin_psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class EnvFactory(Protocol):
-    def __call__(self, *, database_url: str, redis_url: str | None = None, **more: str) -> dict[str, str]: ...
-
-
 @pytest.fixture
 def production_env(tmp_path: Path) -> EnvFactory:
     """The variables an operator sets for the production profile; ``more`` adds or overrides (``SMTP_URL=…``)."""
@@ -137,9 +135,6 @@ def production_env(tmp_path: Path) -> EnvFactory:
         return env
 
     return make
-
-
-CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -195,15 +190,6 @@ def _stop_all(processes: list[Any]) -> None:
     process: ManagedProcess
     for process in processes:
         process.stop(timeout=5)
-
-
-@dataclass
-class ProductionStack:
-    """Private Redis and a migrated database on the machine's PostgreSQL, with the env for both."""
-
-    redis: RedisServer
-    database_url: str
-    env: dict[str, str]
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import httpx
 import redis
@@ -473,3 +474,22 @@ class WorkerProcess(ManagedProcess):
     def _before_start(self) -> None:
         with contextlib.suppress(redis.RedisError), self._redis() as client:
             client.delete(WORKER_HEALTH_KEY)
+
+
+# --- the types of the fixtures in conftest.py (test modules import them from here) ---------------------------
+
+
+class EnvFactory(Protocol):
+    def __call__(self, *, database_url: str, redis_url: str | None = None, **more: str) -> dict[str, str]: ...
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass
+class ProductionStack:
+    """Private Redis and a migrated database on the machine's PostgreSQL, with the env for both."""
+
+    redis: RedisServer
+    database_url: str
+    env: dict[str, str]

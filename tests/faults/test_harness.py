@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.faults.conftest import CliRunner, EnvFactory
-from tests.faults.harness import AppProcess, PostgresCluster, RedisServer, port_open, wait_until
+from tests.faults.harness import AppProcess, CliRunner, EnvFactory, PostgresCluster, RedisServer, port_open, wait_until
 
 
 def test_private_redis_stops_and_starts_on_the_same_port(private_redis: RedisServer) -> None:

@@ -17,9 +17,23 @@ import httpx
 
 from allmende.accounts.models import MemberRole, OrganizationKind, PlatformRole
 from allmende.core.db import Database
-from tests.factories import PASSWORD, add_membership, make_organization, make_user, seed_vocabularies, solution_payload
-from tests.faults.conftest import CliRunner, EnvFactory, ProductionStack
-from tests.faults.harness import AppProcess, PostgresCluster, RedisServer, WorkerProcess
+from tests.faults.harness import (
+    AppProcess,
+    CliRunner,
+    EnvFactory,
+    PostgresCluster,
+    ProductionStack,
+    RedisServer,
+    WorkerProcess,
+)
+from tests.support.factories import (
+    PASSWORD,
+    add_membership,
+    make_organization,
+    make_user,
+    seed_vocabularies,
+    solution_payload,
+)
 
 FINDABLE_WITHIN = 10.0  # seconds, from the issue
 

@@ -22,10 +22,9 @@ from allmende.core.jobs.arq_runner import ArqJobQueue
 from notifications.jobs import CLAIM_SECONDS, SWEEP_SECONDS
 from notifications.models import OutboundMail
 from notifications.services import PENDING_KEY, Recipient, enqueue_pending, notify
-from tests.factories import make_user
-from tests.faults.conftest import ProductionStack
-from tests.faults.harness import WorkerProcess, wait_until
+from tests.faults.harness import ProductionStack, WorkerProcess, wait_until
 from tests.faults.smtp_double import StallingSmtp
+from tests.support.factories import make_user
 
 RECOVERY_BUDGET = 25.0  # seconds from the new worker's start to the resent mail (design: about 15)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,14 +27,14 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from allmende.accounts.models import MemberRole, Organization, PlatformRole, User
 from allmende.app import Adapters, build_document_registry, create_app
 from allmende.core.db import Database
 from allmende.core.indexing import drain
 from allmende.core.migrate import upgrade
 from allmende.core.search import EmbeddedSearchEngine
 from allmende.seeding import seed
-from tests.factories import PASSWORD, add_membership, make_organization, make_user
+from tests.support.servers import free_port, pg_url
+from tests.support.web import LiveServer, People, make_people, reindex
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -104,11 +103,6 @@ async def _index(url: str, directory: Path | None = None) -> list[dict[str, Any]
         await database.dispose()
 
 
-async def reindex(adapters: Adapters) -> None:
-    """What the app's drain job does after a write: bring the search index up to date."""
-    await drain(adapters.database, adapters.documents, adapters.search)
-
-
 @pytest.fixture
 async def client(adapters: Adapters, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
     """The app on the seeded database, with the search index holding every seeded record."""
@@ -130,10 +124,9 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
         shutil.copyfile(request.getfixturevalue("seeded_sqlite"), target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    from tests.conftest import _pg_url
 
     pg_template = request.getfixturevalue("pg_template")
-    url = _pg_url(pg_template.name)
+    url = pg_url(pg_template.name)
     _run_in_thread(lambda: _seed(url))
     yield url
     _run_in_thread(pg_template.reset)
@@ -142,59 +135,9 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 # --- people ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class People:
-    vendor_org: Organization
-    vendor: User  # editor of vendor_org
-    moderator: User
-    municipality: Organization  # seeded: Kiel
-    clerk: User  # member of Kiel
-
-
-async def make_people(database: Database) -> People:
-    vendor_org = await make_organization(database, name="Testanbieter Kommunal GmbH", slug="testanbieter")
-    vendor = await make_user(database, email="anbieter@example.org")
-    await add_membership(database, vendor, vendor_org, MemberRole.editor)
-    moderator = await make_user(database, email="moderation@example.org", role=PlatformRole.moderator)
-    async with database.unit_of_work() as session:
-        from sqlmodel import select
-
-        kiel = (await session.exec(select(Organization).where(Organization.slug == "kiel"))).one()
-    clerk = await make_user(database, email="kiel@example.org")
-    await add_membership(database, clerk, kiel, MemberRole.member)
-    return People(vendor_org=vendor_org, vendor=vendor, moderator=moderator, municipality=kiel, clerk=clerk)
-
-
 @pytest.fixture
 async def people(database: Database) -> People:
     return await make_people(database)
-
-
-# --- HTTP helpers ---------------------------------------------------------------------------------------
-
-
-async def csrf(client: httpx.AsyncClient) -> str:
-    """The CSRF token a browser would put in a form: the cookie the app set on a page load."""
-    if not client.cookies.get("csrftoken"):
-        await client.get("/anmelden")
-    return str(client.cookies.get("csrftoken"))
-
-
-async def post_form(
-    client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]
-) -> httpx.Response:
-    pairs = list(data.items()) if isinstance(data, dict) else list(data)
-    pairs.append(("_csrf_token", await csrf(client)))
-    body: dict[str, list[str]] = {}
-    for key, value in pairs:
-        body.setdefault(key, []).extend(value if isinstance(value, list) else [str(value)])
-    return await client.post(url, data=body)
-
-
-async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    response = await post_form(client, "/anmelden", {"email": email, "password": password})
-    assert response.status_code == 303, response.text
-    return response
 
 
 @pytest.fixture
@@ -205,19 +148,6 @@ async def other_client(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncCl
 
 
 # --- the live server and the browser ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    people: People
-    database_url: str  # the server's database, for test data the pages cannot make
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +169,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         return people
 
     people = _run_in_thread(prepare)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ALLMENDE_DATA_DIR": str(data_dir),

@@ -15,7 +15,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.web.browser import (
+from tests.support.browser import (
     LiveClient,
     assert_accessible,
     focus_is_visible,
@@ -23,7 +23,7 @@ from tests.web.browser import (
     solution_form,
     tab_to,
 )
-from tests.web.conftest import LiveServer
+from tests.support.web import LiveServer
 
 
 def _unique(prefix: str) -> str:

@@ -1,0 +1,125 @@
+"""Small factories for test data, writing through the services like the app does."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, PlatformRole, User
+from allmende.core.db import Database
+from allmende.core.security import hash_password
+from allmende.core.types import utcnow
+from marketplace import services as catalog
+from marketplace.models import Solution
+from marketplace.schemas import SolutionFields
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+
+# Hashed once with the real hasher: argon2 is slow on purpose, and most tests need many users.
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
+async def make_user(database: Database, *, email: str | None = None, role: PlatformRole | None = None) -> User:
+    async with database.unit_of_work() as session:
+        user = User(
+            email=email or f"user{next(_counter)}@example.org",
+            display_name="Test Person",
+            password_hash=PASSWORD_HASH,
+            platform_role=role.value if role else None,
+        )
+        session.add(user)
+    return user
+
+
+async def make_organization(
+    database: Database, *, kind: OrganizationKind = OrganizationKind.vendor, **fields: Any
+) -> Organization:
+    n = next(_counter)
+    values: dict[str, Any] = {"name": f"Organisation {n}", "slug": f"org-{n}", "kind": kind.value}
+    if kind in (OrganizationKind.municipality, OrganizationKind.county) and "ags" not in fields:
+        values["ags"] = f"0911{n:04d}"[:8]
+        values["bundesland"] = "09"
+    values.update(fields)
+    async with database.unit_of_work() as session:
+        org = Organization(**values)
+        session.add(org)
+    return org
+
+
+async def add_membership(database: Database, user: User, org: Organization, role: MemberRole) -> None:
+    async with database.unit_of_work() as session:
+        session.add(Membership(user_id=user.id or 0, organization_id=org.id or 0, role=role.value))
+
+
+def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    token = client.cookies.get("csrftoken")
+    return {"x-csrftoken": token} if token else {}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    """Sign in like a browser would: fetch the CSRF cookie with a GET, then post with the header."""
+    await client.get("/api/v1/organizations", params={"limit": 1})
+    return await client.post(
+        "/api/v1/auth/login", json={"email": email, "password": password}, headers=csrf_headers(client)
+    )
+
+
+async def make_user_in(database: Database, org: Organization, role: MemberRole) -> User:
+    user = await make_user(database)
+    await add_membership(database, user, org, role)
+    return user
+
+
+def bearer(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    """Another client on the same app that authenticates with an API token only."""
+    return httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
+    )
+
+
+async def seed_vocabularies(database: Database) -> None:
+    from allmende.seeding import read_yaml
+    from marketplace.seeds import load_vocabularies
+
+    async with database.unit_of_work() as session:
+        await load_vocabularies(session, read_yaml("vocabularies.yaml", "vocabularies"))
+
+
+def solution_payload(**overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    payload: dict[str, Any] = {
+        "name": f"Beteiligungsplattform {n}",
+        "summary": "Online-Bürgerbeteiligung für Bauleitplanung und Haushalt.",
+        "description": "## Überblick\n\nEine Plattform für **Bürgerbeteiligung**.",
+        "kind": "software",
+        "license": "AGPL-3.0-or-later",
+        "repository_url": "https://example.org/code",
+        "development_status": "stable",
+        "stages": ["2"],
+        "sectors": ["smart-governance", "smart-people"],
+        "areas": ["verwaltung"],
+        "standards": ["oidc"],
+        "hosting_options": ["on-premises", "saas"],
+        "hosting_location": "de",
+        "avv_available": True,
+        "protection_need": "normal",
+        "accessibility": "partial",
+        "pricing_model": "free",
+        "languages": ["de", "en"],
+    }
+    payload.update(overrides)
+    return payload
+
+
+async def published_solution(database: Database, vendor: Organization, slug: str, **overrides: Any) -> Solution:
+    content = SolutionFields.model_validate(solution_payload(name=f"Lösung {slug}", **overrides)).stored()
+    async with database.unit_of_work() as session:
+        solution = Solution(slug=slug, provider_id=vendor.id or 0, state="published", published_at=utcnow(), **content)
+        session.add(solution)
+        await session.flush()
+        await catalog.sync_facets(session, solution)
+    return solution

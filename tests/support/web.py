@@ -1,0 +1,121 @@
+"""Helpers of the web tests: the people the pages are tried with, forms posted with the CSRF token the way
+a browser posts them, checks every page must pass, and bringing the search index up to date."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlmodel import select
+
+from allmende.accounts.models import MemberRole, Organization, PlatformRole, User
+from allmende.app import Adapters
+from allmende.core.db import Database
+from allmende.core.indexing import drain
+from tests.support.factories import PASSWORD, add_membership, make_organization, make_user
+
+GUIDE: dict[str, Any] = {
+    "author": "testanbieter",
+    "title": "Parkraum digital bewirtschaften",
+    "summary": "Wie eine Kommune freie Parkplätze sichtbar macht.",
+    "stage": "2",
+    "step": "infrastruktur-technologie",
+    "tags": "parken, sensorik, open-data",
+    "body": "## Ausgangslage\n\nViele Kommunen zählen Parkplätze noch von Hand.\n\n## Vorgehen\n\n- Sensoren\n- Daten",
+    "note": "Erste Fassung",
+}
+
+
+@dataclass
+class People:
+    vendor_org: Organization
+    vendor: User  # editor of vendor_org
+    moderator: User
+    municipality: Organization  # seeded: Kiel
+    clerk: User  # member of Kiel
+
+
+async def make_people(database: Database) -> People:
+    vendor_org = await make_organization(database, name="Testanbieter Kommunal GmbH", slug="testanbieter")
+    vendor = await make_user(database, email="anbieter@example.org")
+    await add_membership(database, vendor, vendor_org, MemberRole.editor)
+    moderator = await make_user(database, email="moderation@example.org", role=PlatformRole.moderator)
+    async with database.unit_of_work() as session:
+        kiel = (await session.exec(select(Organization).where(Organization.slug == "kiel"))).one()
+    clerk = await make_user(database, email="kiel@example.org")
+    await add_membership(database, clerk, kiel, MemberRole.member)
+    return People(vendor_org=vendor_org, vendor=vendor, moderator=moderator, municipality=kiel, clerk=clerk)
+
+
+async def reindex(adapters: Adapters) -> None:
+    """What the app's drain job does after a write: bring the search index up to date."""
+    await drain(adapters.database, adapters.documents, adapters.search)
+
+
+async def csrf(client: httpx.AsyncClient) -> str:
+    """The CSRF token a browser would put in a form: the cookie the app set on a page load."""
+    if not client.cookies.get("csrftoken"):
+        await client.get("/anmelden")
+    return str(client.cookies.get("csrftoken"))
+
+
+async def post_form(
+    client: httpx.AsyncClient, url: str, data: dict[str, Any] | list[tuple[str, str]]
+) -> httpx.Response:
+    pairs = list(data.items()) if isinstance(data, dict) else list(data)
+    pairs.append(("_csrf_token", await csrf(client)))
+    body: dict[str, list[str]] = {}
+    for key, value in pairs:
+        body.setdefault(key, []).extend(value if isinstance(value, list) else [str(value)])
+    return await client.post(url, data=body)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    response = await post_form(client, "/anmelden", {"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response
+
+
+def form_version(html: str) -> str:
+    """The version a form was rendered with (its hidden field), to send back with the save."""
+    found = re.search(r'name="version" value="(\d+)"', html)
+    assert found, "no version field"
+    return found.group(1)
+
+
+async def api_total(client: httpx.AsyncClient, **params: str) -> int:
+    """How many published solutions the API finds with these filters (what the pages must agree with)."""
+    response = await client.get("/api/v1/solutions", params={"limit": 1, **params})
+    assert response.status_code == 200, response.text
+    return int(response.json()["total"])
+
+
+def assert_page_basics(html: str, lang: str = "de") -> None:
+    assert f'<html lang="{lang}">' in html
+    assert '<a class="skip-link" href="#inhalt">' in html
+    for landmark in ("<header", "<nav", '<main id="inhalt"', "<footer"):
+        assert landmark in html
+    assert re.search(r"<title>[^<]+ – Allmende</title>", html)
+    # The CSP forbids inline scripts and styles: every script has a src, no style attributes.
+    assert " style=" not in html and "<style" not in html
+    assert all('src="/static/' in tag for tag in re.findall(r"<script[^>]*>", html))
+    assert "https://" not in "".join(re.findall(r"<(?:link|script)[^>]+>", html))
+
+
+def facet_count(html: str, param: str, value: str) -> int:
+    """The number the page shows beside a filter value."""
+    found = re.search(
+        rf'name="{param}" value="{re.escape(value)}"[^>]*>\s*<label[^>]*>[^<]*<span class="count"[^>]*>\(([\d.]+)<',
+        html,
+    )
+    assert found, f"no count for {param}={value}"
+    return int(found.group(1).replace(".", ""))
+
+
+@dataclass
+class LiveServer:
+    url: str
+    people: People
+    database_url: str  # the server's database, for test data the pages cannot make
