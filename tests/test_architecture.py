@@ -1,7 +1,9 @@
 """Core infrastructure depends on no domain; domains and pages reach a domain only through its public
-modules: services (the rules), schemas (the bodies) and policies (who may see and do what)."""
+modules: services (the rules), schemas (the bodies) and policies (who may see and do what). The tests
+mirror the packages and share helpers only through tests/support."""
 
 import ast
+import importlib
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +19,12 @@ SIZE_EXEMPT = ("allmende/migrations",)  # generated revisions
 
 # Imports of a domain's internals by the pages that are tolerated for now, each with its reason.
 WEB_ALLOWED: set[str] = set()
+
+TESTS = ROOT / "tests"
+TEST_ONLY = {"support", "faults"}  # tests/support: shared helpers; tests/faults: the production-profile harness
+# allmende/web is being split into these areas (issue 13); their tests are already sorted by them. An area
+# here mirrors its package once allmende/web/<area>/ exists; until then it may stand without one.
+WEB_AREAS_PLANNED = {"catalog", "knowledge", "search", "offer_requests", "inbox", "signin", "kit"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -113,3 +121,74 @@ def test_long_modules_say_why() -> None:
         if not any(line.lstrip().startswith("# size:") and line.split("# size:", 1)[1].strip() for line in lines[:15]):
             offenders.append(f"{relative.as_posix()} has {len(lines)} lines and no `# size:` reason")
     assert offenders == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, relative imports resolved (``from .x import y`` in tests/a/b.py: tests.a.x)."""
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_test_module_imports_a_test_module_or_a_conftest() -> None:
+    """Helpers shared by tests live in tests/support (the fault harness in tests/faults/harness.py), fixtures
+    in conftest.py files that pytest loads itself: a test module imported for its helpers drags its tests and
+    fixtures along, and moving or splitting it breaks the importers."""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for name in _imported_modules(path):
+            parts = name.split(".")
+            if parts[0] == "tests" and any(part.startswith("test_") or part == "conftest" for part in parts[1:]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def _code_package(parts: tuple[str, ...]) -> Path:
+    """The package a test folder mirrors: tests/<top-level package>/… or tests/<package of allmende>/…"""
+    top = ROOT / parts[0]
+    base = top if parts[0] not in NOT_SHIPPED and (top / "__init__.py").exists() else ROOT / "allmende" / parts[0]
+    return base.joinpath(*parts[1:])
+
+
+def _test_folders() -> list[tuple[str, ...]]:
+    return sorted(
+        path.relative_to(TESTS).parts
+        for path in TESTS.rglob("*")
+        if path.is_dir() and "__pycache__" not in path.parts and any(path.glob("*.py"))
+    )
+
+
+def test_test_folders_mirror_the_code_packages() -> None:
+    """tests/marketplace holds the tests of marketplace/, tests/core those of allmende/core, tests/web/catalog
+    those of allmende/web/catalog: a folder named like no package is a mirror that drifted."""
+    drifted = []
+    for parts in _test_folders():
+        if parts[0] in TEST_ONLY:
+            continue
+        if (_code_package(parts) / "__init__.py").exists():
+            continue
+        if parts[:1] == ("web",) and len(parts) == 2 and parts[1] in WEB_AREAS_PLANNED:
+            continue
+        drifted.append(f"tests/{'/'.join(parts)} mirrors no package ({_code_package(parts).relative_to(ROOT)})")
+    assert drifted == []
+
+
+def test_test_folders_are_packages_that_shadow_no_code_package() -> None:
+    """Each test folder has an __init__.py, so its modules import as tests.<folder>.test_x (rootdir-based):
+    two test_mail.py in two folders do not clash, and ``import marketplace`` in a test gets the real package."""
+    missing = [
+        f"tests/{'/'.join(parts)}" for parts in _test_folders() if not (TESTS.joinpath(*parts) / "__init__.py").exists()
+    ]
+    assert (TESTS / "__init__.py").exists() and missing == []
+    for parts in _test_folders():
+        if (ROOT / parts[0] / "__init__.py").exists() and parts[0] not in NOT_SHIPPED:
+            module = importlib.import_module(parts[0])
+            assert Path(str(module.__file__)).resolve() == (ROOT / parts[0] / "__init__.py").resolve(), module
