@@ -229,7 +229,5 @@ async def pg_database(pg_template: PgTestDatabase) -> AsyncIterator[Database]:
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server on 127.0.0.1 for this test (the mailer, the outbox, the notices of every domain)."""
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
+    with SmtpSink() as sink:
+        yield sink

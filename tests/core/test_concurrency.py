@@ -7,7 +7,6 @@ PostgreSQL shows this: there the writers really overlap, while SQLite serialises
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -20,23 +19,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from allmende.accounts.models import MemberRole, OrganizationKind, PlatformRole
+from allmende.accounts.models import MemberRole, PlatformRole
 from allmende.app import Adapters, create_app
 from allmende.core.db import Database
 from allmende.core.problems import PROBLEM_JSON, PreconditionFailed
 from marketplace.models import Solution
 from offer_requests.models import Offer, OfferRevision
-from tests.support.concurrency import ROUNDS, Target, change_log_versions, race, signed_in, solution_target
+from tests.support.concurrency import ROUNDS, Target, change_log_versions, race, solution_target
 from tests.support.factories import (
-    bearer,
     make_organization,
     make_user,
     make_user_in,
-    published_solution,
     seed_vocabularies,
+    signed_in,
 )
 from tests.support.knowledge import study, town_with_solution
-from tests.support.offers import BASE, offer_payload, party, request_payload, write_token
+from tests.support.offers import BASE, offer_payload, opened, request_payload, requester_with_solution
 
 # --- shared records (the solution's setup is in tests/support/concurrency.py) -------------------------------
 
@@ -45,13 +43,8 @@ async def _case_study(client: httpx.AsyncClient, database: Database) -> Target:
     town, _ = await town_with_solution(database)
     author = await signed_in(client, (await make_user_in(database, town, MemberRole.editor)).email)
     created = await author.post("/api/v1/case-studies", json=study(author_organization=town.slug))
-    assert created.status_code == 201, created.text
-    return Target(
-        author,
-        f"/api/v1/case-studies/{created.json()['slug']}",
-        "PATCH",
-        lambda n: {"summary": f"Fassung {n}: Sensoren zeigen freie Plätze."},
-        uuid.UUID(created.json()["uuid"]),
+    return Target.created(
+        author, "/api/v1/case-studies", created, lambda n: {"summary": f"Fassung {n}: Sensoren zeigen freie Plätze."}
     )
 
 
@@ -63,13 +56,8 @@ async def _guide(client: httpx.AsyncClient, database: Database) -> Target:
         "/api/v1/guides",
         json={"title": "Open Data starten", "stage": "1", "step": "datenmanagement-analyse", "body": "## Start\n"},
     )
-    assert created.status_code == 201, created.text
-    return Target(
-        moderator,
-        f"/api/v1/guides/{created.json()['slug']}",
-        "PATCH",
-        lambda n: {"body": f"## Start\n\nFassung {n}.\n", "note": f"Fassung {n}"},
-        uuid.UUID(created.json()["uuid"]),
+    return Target.created(
+        moderator, "/api/v1/guides", created, lambda n: {"body": f"## Start\n\nFassung {n}.\n", "note": f"Fassung {n}"}
     )
 
 
@@ -83,24 +71,15 @@ async def _organization(client: httpx.AsyncClient, database: Database) -> Target
 
 
 async def _offer_request_draft(client: httpx.AsyncClient, database: Database) -> Target:
-    vendor = await make_organization(database, slug="vendor")
-    await published_solution(database, vendor, "mitmachen")
-    town = await make_organization(database, kind=OrganizationKind.municipality, slug="town")
-    requester = await party(client, database, town)
+    _, requester = await requester_with_solution(client, database)
     created = await requester.http.post(BASE, json=request_payload("town"))
     assert created.status_code == 201, created.text
     return Target(requester.http, f"{BASE}/{created.json()['uuid']}", "PATCH", lambda n: {"title": f"Fassung {n}"})
 
 
 async def _offer(client: httpx.AsyncClient, database: Database) -> Target:
-    vendor_org = await make_organization(database, slug="vendor")
-    await published_solution(database, vendor_org, "mitmachen")
-    town = await make_organization(database, kind=OrganizationKind.municipality, slug="town")
-    requester = await party(client, database, town)
-    rid = (await requester.http.post(BASE, json=request_payload("town"))).json()["uuid"]
-    assert (await requester.http.post(f"{BASE}/{rid}/open")).status_code == 200
-    vendor = bearer(client, await write_token(database, vendor_org))
-    seen = (await vendor.get(f"{BASE}/{rid}")).json()
+    world = await opened(client, database)
+    vendor, rid, seen = world.vendor, world.rid, world.seen
     offer = await vendor.post(f"{BASE}/{rid}/offers", json=offer_payload(seen))
     assert offer.status_code == 201, offer.text
     return Target(

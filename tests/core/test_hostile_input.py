@@ -17,7 +17,14 @@ from allmende.core.pagination import MAX_INTEGER, decode_cursor, encode_cursor
 from allmende.core.problems import Problem
 from tests.support.factories import csrf_headers, login, make_user, seed_vocabularies
 from tests.support.hostile import HTML, HUGE, JSON, cursor_of, german_page, problem
+from tests.support.knowledge import guide_payload
 from tests.support.web import csrf
+
+
+async def refused_login(client: httpx.AsyncClient, body: bytes, status: int, field: str) -> dict[str, Any]:
+    """The problem document the sign-in API answers a raw JSON ``body`` with."""
+    return problem(await client.post("/api/v1/auth/login", content=body, headers=JSON), status, field)
+
 
 # Bodies ---------------------------------------------------------------------------------------------
 
@@ -28,8 +35,7 @@ from tests.support.web import csrf
     ids=["arrays", "objects"],
 )
 async def test_deeply_nested_json_is_a_400_naming_the_body(client: httpx.AsyncClient, body: bytes) -> None:
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    answer = problem(response, 400, "body")
+    answer = await refused_login(client, body, 400, "body")
     assert answer["type"] == "/problems/malformed-request"
     assert str(MAX_JSON_DEPTH) in answer["detail"]
 
@@ -37,30 +43,25 @@ async def test_deeply_nested_json_is_a_400_naming_the_body(client: httpx.AsyncCl
 async def test_nesting_up_to_the_limit_reaches_the_validator(client: httpx.AsyncClient) -> None:
     inside = b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1)
     body = b'{"email": "a@example.org", "password": ' + inside + b"}"
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    problem(response, 422, "password")  # a list is no password: the decoder read it
-    deeper = await client.post("/api/v1/auth/login", content=b"[" + body + b"]", headers=JSON)
-    problem(deeper, 400, "body")
+    await refused_login(client, body, 422, "password")  # a list is no password: the decoder read it
+    await refused_login(client, b"[" + body + b"]", 400, "body")
 
 
 async def test_brackets_inside_strings_do_not_count(client: httpx.AsyncClient) -> None:
     body = json.dumps({"email": "[" * 1000 + '\\"{' * 100, "password": "]" * 10}).encode()
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    problem(response, 422, "email")
+    await refused_login(client, body, 422, "email")
 
 
 async def test_invalid_utf8_in_a_string_is_a_400_naming_the_body(client: httpx.AsyncClient) -> None:
     body = b'{"email": "a\xff\xfe@example.org", "password": "x"}'
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    answer = problem(response, 400, "body")
+    answer = await refused_login(client, body, 400, "body")
     assert answer["type"] == "/problems/malformed-request"
     assert "UTF-8" in answer["detail"]
 
 
 async def test_an_integer_beyond_64_bits_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
     body = b'{"email": "a@example.org", "password": ' + b"7" * 400 + b"}"
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    answer = problem(response, 422, "password")
+    answer = await refused_login(client, body, 422, "password")
     assert answer["type"] == "/problems/invalid-input"
     assert "64 bits" in answer["detail"]
 
@@ -73,8 +74,7 @@ async def test_an_oversized_integer_deep_in_the_body_is_named_by_its_path(client
 
 async def test_a_million_digits_are_refused_before_any_conversion(client: httpx.AsyncClient) -> None:
     body = b'{"email": "a@example.org", "password": ' + b"7" * 900_000 + b"}"
-    response = await client.post("/api/v1/auth/login", content=body, headers=JSON)
-    problem(response, 422, "password")
+    await refused_login(client, body, 422, "password")
 
 
 async def test_an_ordinary_body_is_still_read_after_the_guard(client: httpx.AsyncClient, database: Database) -> None:
@@ -85,14 +85,7 @@ async def test_an_ordinary_body_is_still_read_after_the_guard(client: httpx.Asyn
     created = await client.post(
         "/api/v1/guides",
         headers=csrf_headers(client),
-        json={
-            "title": title,
-            "stage": "1",
-            "step": "datenmanagement-analyse",
-            "tags": ["daten"],
-            "summary": "Erste Schritte: ä ö ü ß €.",
-            "body": "## Start\n\nErst Daten finden.\n",
-        },
+        json=guide_payload(title=title, tags=["daten"], summary="Erste Schritte: ä ö ü ß €."),
     )
     assert created.status_code == 201, created.text
     assert created.json()["title"] == title

@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from allmende.app import Adapters
 from allmende.core.indexing import LEASE_SECONDS, acquire_lease, drain, release_lease, try_lease
 from allmende.core.search import EmbeddedSearchEngine, SearchUnavailable
 from allmende.core.search.base import IndexSchema, SearchQuery
+from tests.support.servers import free_port
 
 SCHEMA = IndexSchema(searchable=[("name", 3.0)], filterable=["type"], sortable=["name"])
 
@@ -33,6 +36,22 @@ def doc(i: int, name: str) -> dict[str, Any]:
 async def ids(engine: EmbeddedSearchEngine, q: str) -> set[str]:
     result = await engine.search(SearchQuery(q=q, per_page=50))
     return {hit.id for hit in result.hits}
+
+
+@asynccontextmanager
+async def two_processes(
+    directory: Path, lock_timeout: float
+) -> AsyncIterator[tuple[EmbeddedSearchEngine, EmbeddedSearchEngine]]:
+    """Two engines on one index directory, as two processes hold it; the second waits ``lock_timeout`` for the lock."""
+    first = EmbeddedSearchEngine(directory)
+    second = EmbeddedSearchEngine(directory, lock_timeout=lock_timeout)
+    try:
+        await first.configure(SCHEMA)
+        await second.configure(SCHEMA)
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_a_write_by_one_process_is_found_by_the_other_without_a_restart(tmp_path: Path) -> None:
@@ -54,19 +73,15 @@ async def test_a_write_by_one_process_is_found_by_the_other_without_a_restart(tm
 
 
 async def test_a_rebuild_in_another_process_is_followed_and_keeps_writes_made_while_it_ran(tmp_path: Path) -> None:
-    app = EmbeddedSearchEngine(tmp_path / "search")
-    reindexer = EmbeddedSearchEngine(tmp_path / "search", lock_timeout=30)
-    await app.configure(SCHEMA)
-    await reindexer.configure(SCHEMA)
-    await app.upsert([doc(1, "Altes Dokument")])
-    gate = asyncio.Event()
+    async with two_processes(tmp_path / "search", lock_timeout=30) as (app, reindexer):
+        await app.upsert([doc(1, "Altes Dokument")])
+        gate = asyncio.Event()
 
-    async def documents() -> Any:
-        yield doc(10, "Neu gebautes Dokument")
-        await gate.wait()  # the rebuild holds the directory here
-        yield doc(11, "Noch ein Dokument")
+        async def documents() -> Any:
+            yield doc(10, "Neu gebautes Dokument")
+            await gate.wait()  # the rebuild holds the directory here
+            yield doc(11, "Noch ein Dokument")
 
-    try:
         rebuilding = asyncio.create_task(reindexer.rebuild(documents()))
         await asyncio.sleep(0.3)
         # While it runs, the app still serves the old generation, and its write waits for the lock …
@@ -82,23 +97,16 @@ async def test_a_rebuild_in_another_process_is_followed_and_keeps_writes_made_wh
         assert await ids(reindexer, "geschrieben") == {"d12"}
         live = (tmp_path / "search" / "CURRENT").read_text().strip()
         assert [p.name for p in (tmp_path / "search").iterdir() if p.name.startswith("gen-")] == [live]
-    finally:
-        await app.close()
-        await reindexer.close()
 
 
 async def test_a_write_that_cannot_get_the_lock_in_time_is_a_search_outage_and_loses_nothing(tmp_path: Path) -> None:
-    holder = EmbeddedSearchEngine(tmp_path / "search")
-    waiter = EmbeddedSearchEngine(tmp_path / "search", lock_timeout=0.3)
-    await holder.configure(SCHEMA)
-    await waiter.configure(SCHEMA)
-    gate = asyncio.Event()
+    async with two_processes(tmp_path / "search", lock_timeout=0.3) as (holder, waiter):
+        gate = asyncio.Event()
 
-    async def slow() -> Any:
-        yield doc(1, "Langsam")
-        await gate.wait()
+        async def slow() -> Any:
+            yield doc(1, "Langsam")
+            await gate.wait()
 
-    try:
         rebuilding = asyncio.create_task(holder.rebuild(slow()))
         await asyncio.sleep(0.2)
         with pytest.raises(SearchUnavailable, match="another process"):
@@ -107,9 +115,6 @@ async def test_a_write_that_cannot_get_the_lock_in_time_is_a_search_outage_and_l
         await rebuilding
         await waiter.upsert([doc(2, "Wartend")])  # the drain's retry
         assert await ids(holder, "Wartend") == {"d2"}
-    finally:
-        await holder.close()
-        await waiter.close()
 
 
 async def test_only_one_drainer_holds_the_lease_and_a_dead_ones_runs_out(adapters: Adapters) -> None:
@@ -142,21 +147,13 @@ def _env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
     return environment
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_reindex_beside_a_serving_app_leaves_search_working_without_a_restart(tmp_path: Path) -> None:
     """The app serves the embedded profile from its data directory; `allmende reindex` runs as another
     process on the same directory; the app goes on answering searches, and afterwards finds what the
     rebuilt index holds."""
     data_dir = tmp_path / "data"
     database_url = f"sqlite:///{data_dir / 'allmende.sqlite3'}"
-    port = _free_port()
+    port = free_port()
     env = _env(database_url, data_dir, port)
     log = (tmp_path / "app.log").open("w")
     app = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it is awaited by polling)

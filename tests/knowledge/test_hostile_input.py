@@ -10,6 +10,7 @@ from allmende.accounts.models import PlatformRole
 from allmende.core.db import Database
 from tests.support.factories import csrf_headers, login, make_user, seed_vocabularies
 from tests.support.hostile import HTML, HUGE, german_page, problem
+from tests.support.knowledge import guide_payload
 from tests.support.web import csrf
 
 
@@ -21,13 +22,7 @@ async def _guide(client: httpx.AsyncClient, database: Database) -> str:
     created = await client.post(
         "/api/v1/guides",
         headers=csrf_headers(client),
-        json={
-            "title": "Open Data starten",
-            "stage": "1",
-            "step": "datenmanagement-analyse",
-            "summary": "Erste Schritte.",
-            "body": "## Start\n\nErst Daten finden.\n",
-        },
+        json=guide_payload(),
     )
     assert created.status_code == 201, created.text
     return str(created.json()["slug"])

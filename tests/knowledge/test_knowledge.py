@@ -10,7 +10,7 @@ from allmende.accounts.models import MemberRole, Organization, PlatformRole
 from allmende.core.db import Database
 from knowledge.models import CaseStudy, GuideRevision
 from tests.support.factories import csrf_headers, login, make_organization, make_user, make_user_in, seed_vocabularies
-from tests.support.knowledge import study, town_with_solution
+from tests.support.knowledge import guide_payload, study, town_with_solution
 
 
 @pytest.fixture
@@ -139,14 +139,7 @@ async def test_guides_keep_every_revision_diff_and_restore(client: httpx.AsyncCl
     created = await moderator.post(
         "/api/v1/guides",
         headers=csrf_headers(moderator),
-        json={
-            "title": "Open Data starten",
-            "stage": "1",
-            "step": "datenmanagement-analyse",
-            "tags": ["daten"],
-            "summary": "Erste Schritte.",
-            "body": "## Start\n\nErst Daten finden.\n",
-        },
+        json=guide_payload(tags=["daten"]),
     )
     assert created.status_code == 201, created.text
     slug = created.json()["slug"]

@@ -10,8 +10,8 @@ import pytest
 
 from allmende.accounts.models import PlatformRole
 from allmende.core.db import Database
-from tests.support.concurrency import WRITERS, change_log_versions, signed_in, solution_target
-from tests.support.factories import make_user
+from tests.support.concurrency import WRITERS, change_log_versions, solution_target
+from tests.support.factories import make_user, signed_in
 
 
 @pytest.mark.postgres

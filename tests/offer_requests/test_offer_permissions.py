@@ -31,7 +31,8 @@ from notifications.models import Notification
 from offer_requests import services
 from offer_requests.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
 from offer_requests.schemas import DecisionIn, OfferCreate, OfferRequestCreate, Quantities
-from tests.support.factories import PASSWORD_HASH, csrf_headers, login, solution_payload
+from tests.support.factories import PASSWORD_HASH, count, csrf_headers, login, solution_payload
+from tests.support.offers import BASE
 
 ROLES = ["anonymous", "requester", "participant", "vendor", "other_vendor", "public_body", "moderator", "admin"]
 # Which organization of the world each role's person belongs to, and with which role.
@@ -42,7 +43,6 @@ MEMBERSHIP = {
     "other_vendor": ("w", MemberRole.editor),
     "public_body": ("c", MemberRole.member),
 }
-BASE = "/api/v1/offer-requests"
 _worlds = iter(range(1, 1_000_000))
 
 
@@ -177,9 +177,7 @@ async def title_changed(database: Database, world: World, ok: bool, response: ht
 
 
 async def one_more_request(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
-    async with database.sessionmaker() as session:
-        mine = (await session.exec(select(OfferRequest).where(OfferRequest.title == "Neu von A"))).all()
-    assert len(mine) == (1 if ok else 0)
+    assert await count(database, OfferRequest, OfferRequest.title == "Neu von A") == (1 if ok else 0)
 
 
 def participant(key: str, active_after_success: bool) -> Check:
@@ -201,16 +199,12 @@ def participant(key: str, active_after_success: bool) -> Check:
 
 
 async def offer_made(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
-    async with database.sessionmaker() as session:
-        offers = (await session.exec(select(Offer).where(Offer.request_id == world.request.id))).all()
-    assert len(offers) == (1 if ok else 0)
+    assert await count(database, Offer, Offer.request_id == world.request.id) == (1 if ok else 0)
 
 
 async def offer_revised(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
     assert world.offer is not None
-    async with database.sessionmaker() as session:
-        revisions = (await session.exec(select(OfferRevision).where(OfferRevision.offer_id == world.offer.id))).all()
-    assert len(revisions) == (2 if ok else 1)
+    assert await count(database, OfferRevision, OfferRevision.offer_id == world.offer.id) == (2 if ok else 1)
 
 
 async def accepted(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
@@ -227,9 +221,7 @@ async def accepted(database: Database, world: World, ok: bool, response: httpx.R
 
 
 async def message_posted(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
-    async with database.sessionmaker() as session:
-        messages = (await session.exec(select(OfferMessage).where(OfferMessage.request_id == world.request.id))).all()
-    assert len(messages) == (2 if ok else 1)
+    assert await count(database, OfferMessage, OfferMessage.request_id == world.request.id) == (2 if ok else 1)
 
 
 async def notification_read(database: Database, world: World, ok: bool, response: httpx.Response) -> None:

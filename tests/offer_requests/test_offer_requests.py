@@ -37,6 +37,7 @@ from offer_requests.schemas import OfferFields
 from tests.support.factories import (
     add_membership,
     bearer,
+    count,
     make_organization,
     make_user_in,
     published_solution,
@@ -48,9 +49,9 @@ from tests.support.offers import (
     BASE,
     Party,
     audit_trail,
-    count,
     in_days,
     offer_payload,
+    opened,
     party,
     request_payload,
     set_deadline,
@@ -314,25 +315,6 @@ async def test_drafts_are_edited_with_if_match_and_withdrawn_requests_stay_withd
 # --- bad input: a clear 4xx, nothing half-written ---------------------------------------------------------------
 
 
-@dataclass
-class Opened:
-    rid: str
-    requester: Party
-    vendor: httpx.AsyncClient
-    seen: dict[str, Any]
-
-
-async def _opened(client: httpx.AsyncClient, database: Database) -> Opened:
-    vendor_org = await make_organization(database, slug="vendor")
-    await published_solution(database, vendor_org, "mitmachen")
-    town = await make_organization(database, kind=OrganizationKind.municipality, slug="town")
-    requester = await party(client, database, town)
-    rid = (await requester.http.post(BASE, json=request_payload("town"))).json()["uuid"]
-    assert (await requester.http.post(f"{BASE}/{rid}/open")).status_code == 200
-    vendor = bearer(client, await write_token(database, vendor_org))
-    return Opened(rid, requester, vendor, (await vendor.get(f"{BASE}/{rid}")).json())
-
-
 BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"deadline": in_days(-0.01)}, "deadline"),
     ({"deadline": "2030-01-01T12:00:00"}, "deadline"),  # no time zone
@@ -381,7 +363,7 @@ async def test_bad_requests_are_422_and_write_nothing(client: httpx.AsyncClient,
 async def test_offers_after_the_deadline_or_in_another_currency_are_refused(
     client: httpx.AsyncClient, adapters: Adapters, database: Database
 ) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     base = f"{BASE}/{world.rid}/offers"
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"currency": "USD"}, 422, "currency"),
@@ -439,7 +421,7 @@ async def test_offers_after_the_deadline_or_in_another_currency_are_refused(
 async def test_joining_late_or_with_absurd_quantities_is_refused(
     client: httpx.AsyncClient, adapters: Adapters, database: Database
 ) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     neighbour = await party(
         client, database, await make_organization(database, kind=OrganizationKind.municipality, slug="nachbar")
     )
@@ -475,7 +457,7 @@ async def test_joining_late_or_with_absurd_quantities_is_refused(
 async def test_the_decision_waits_for_the_deadline_and_is_made_once(
     client: httpx.AsyncClient, adapters: Adapters, database: Database
 ) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     offer = (await world.vendor.post(f"{BASE}/{world.rid}/offers", json=offer_payload(world.seen))).json()
     early = await world.requester.http.post(
         f"{BASE}/{world.rid}/decision", json={"outcome": "preferred", "offer": offer["uuid"]}
@@ -509,7 +491,7 @@ async def test_the_decision_waits_for_the_deadline_and_is_made_once(
 
 
 async def test_a_withdrawn_request_keeps_its_offers_sealed(client: httpx.AsyncClient, database: Database) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     offer = (await world.vendor.post(f"{BASE}/{world.rid}/offers", json=offer_payload(world.seen))).json()
     withdrawn = await world.requester.http.post(f"{BASE}/{world.rid}/withdraw", json={"reason": "Haushaltssperre"})
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
@@ -525,7 +507,7 @@ async def test_a_withdrawn_request_keeps_its_offers_sealed(client: httpx.AsyncCl
 async def test_the_deadline_jobs_are_idempotent_and_use_the_clock_they_are_given(
     client: httpx.AsyncClient, adapters: Adapters, database: Database
 ) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     deadline = datetime.fromisoformat(world.seen["deadline"])
     async with database.unit_of_work() as session:
         assert await services.remind_offer_requests(session, deadline - timedelta(days=2)) == []
@@ -738,7 +720,7 @@ async def test_a_participant_leaving_while_an_offer_is_revised_loses_nothing(
 async def test_the_deadline_job_and_its_mails_run_unchanged_on_a_real_arq_worker(
     client: httpx.AsyncClient, database: Database, adapters: Adapters, smtp: SmtpSink, backend: str
 ) -> None:
-    world = await _opened(client, database)
+    world = await opened(client, database)
     await set_deadline(database, world.rid, utcnow() - timedelta(seconds=1))
     queue_name = f"allmende:test:{uuid.uuid4().hex[:8]}"
     queue = ArqJobQueue(REDIS_URL, queue_name=queue_name)

@@ -54,6 +54,13 @@ async def assert_accessible(page: Page, name: str, screenshots: Path) -> None:
     assert violations == [], f"{name}: {len(violations)} axe violations\n{describe(violations)}"
 
 
+async def assert_each_accessible(page: Page, urls: dict[str, str], screenshots: Path) -> None:
+    """Visit each page (label: URL) in turn: zero axe violations, and a screenshot named by its label."""
+    for label, url in urls.items():
+        await page.goto(url)
+        await assert_accessible(page, label, screenshots)
+
+
 async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.goto("/anmelden")
     await page.get_by_label("E-Mail-Adresse").fill(email)

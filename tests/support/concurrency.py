@@ -19,11 +19,10 @@ from allmende.core.problems import PROBLEM_JSON
 from allmende.core.records import ChangeLogEntry
 from tests.support.factories import (
     bearer,
-    csrf_headers,
-    login,
     make_organization,
     make_user_in,
     seed_vocabularies,
+    signed_in,
     solution_payload,
 )
 
@@ -46,15 +45,16 @@ class Target:
         assert response.status_code == 200, response.text
         return response.headers["etag"]
 
+    @classmethod
+    def created(
+        cls, http: httpx.AsyncClient, collection: str, response: httpx.Response, body: Callable[[int], dict[str, Any]]
+    ) -> Target:
+        """The record a POST to ``collection`` just created (201), written with PATCH at its slug."""
+        assert response.status_code == 201, response.text
+        return cls(http, f"{collection}/{response.json()['slug']}", "PATCH", body, uuid.UUID(response.json()["uuid"]))
+
     async def write(self, n: int, if_match: str) -> httpx.Response:
         return await self.http.request(self.method, self.url, json=self.body(n), headers={"If-Match": if_match})
-
-
-async def signed_in(client: httpx.AsyncClient, email: str) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-    assert (await login(http, email)).status_code == 201
-    http.headers.update(csrf_headers(http))
-    return http
 
 
 async def change_log_versions(database: Database, record_uuid: uuid.UUID) -> list[int]:
@@ -90,7 +90,6 @@ async def race(database: Database, target: Target) -> None:
 
 
 async def solution_target(client: httpx.AsyncClient, database: Database) -> Target:
-
     await seed_vocabularies(database)
     vendor = await make_organization(database, slug="oks")
     owner = await make_user_in(database, vendor, MemberRole.owner)
@@ -102,11 +101,6 @@ async def solution_target(client: httpx.AsyncClient, database: Database) -> Targ
     ).json()["token"]
     api = bearer(client, token)
     created = await api.post("/api/v1/solutions", json=solution_payload(name="Mitmachportal"))
-    assert created.status_code == 201, created.text
-    return Target(
-        api,
-        f"/api/v1/solutions/{created.json()['slug']}",
-        "PATCH",
-        lambda n: {"summary": f"Fassung {n}: Online-Beteiligung für alle."},
-        uuid.UUID(created.json()["uuid"]),
+    return Target.created(
+        api, "/api/v1/solutions", created, lambda n: {"summary": f"Fassung {n}: Online-Beteiligung für alle."}
     )

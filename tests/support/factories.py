@@ -6,6 +6,8 @@ import itertools
 from typing import Any
 
 import httpx
+from sqlalchemy import func
+from sqlmodel import select
 
 from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, PlatformRole, User
 from allmende.core.db import Database
@@ -74,6 +76,14 @@ async def make_user_in(database: Database, org: Organization, role: MemberRole) 
     return user
 
 
+async def signed_in(client: httpx.AsyncClient, email: str) -> httpx.AsyncClient:
+    """A browser-like client of its own on the same app, signed in, that sends the CSRF header with every write."""
+    http = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    assert (await login(http, email)).status_code == 201
+    http.headers.update(csrf_headers(http))
+    return http
+
+
 def bearer(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
     """Another client on the same app that authenticates with an API token only."""
     return httpx.AsyncClient(
@@ -123,3 +133,9 @@ async def published_solution(database: Database, vendor: Organization, slug: str
         await session.flush()
         await catalog.sync_facets(session, solution)
     return solution
+
+
+async def count(database: Database, model: Any, *where: Any) -> int:
+    """How many rows of ``model`` (matching ``where``) the database holds."""
+    async with database.sessionmaker() as session:
+        return int((await session.exec(select(func.count()).select_from(model).where(*where))).one())

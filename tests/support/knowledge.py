@@ -1,4 +1,5 @@
-"""Helpers of the knowledge tests: a municipality beside a published solution, and a case study's body."""
+"""Helpers of the knowledge tests: a municipality beside a published solution, the bodies of a case study
+and of a guide."""
 
 from __future__ import annotations
 
@@ -45,5 +46,16 @@ def study(**overrides: Any) -> dict[str, Any]:
         "body": "## Ausgangslage\n\nZu viel Suchverkehr.",
         "solutions": ["parkleitsystem"],
         "outcomes": [{"label": "Sensoren", "value": 120, "unit": "Stück"}],
+        **overrides,
+    }
+
+
+def guide_payload(**overrides: Any) -> dict[str, Any]:
+    return {
+        "title": "Open Data starten",
+        "stage": "1",
+        "step": "datenmanagement-analyse",
+        "summary": "Erste Schritte.",
+        "body": "## Start\n\nErst Daten finden.\n",
         **overrides,
     }

@@ -47,6 +47,13 @@ class SmtpSink:
     def stop(self) -> None:
         self._controller.stop()
 
+    def __enter__(self) -> SmtpSink:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def to(self, address: str) -> list[EmailMessage]:
         return [m for rcpt, m in self.received if address in rcpt]
 

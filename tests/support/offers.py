@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from allmende.accounts import services as accounts_services
-from allmende.accounts.models import MemberRole, Organization, TokenScope, User
+from allmende.accounts.models import MemberRole, Organization, OrganizationKind, TokenScope, User
 from allmende.core.audit import AuditEvent
 from allmende.core.db import Database
 from offer_requests.models import OfferRequest
-from tests.support.factories import csrf_headers, login, make_user_in
+from tests.support.factories import bearer, make_organization, make_user_in, published_solution, signed_in
 
 BASE = "/api/v1/offer-requests"
 
@@ -31,10 +30,7 @@ class Party:
 
 async def sign_in(client: httpx.AsyncClient, user: User) -> httpx.AsyncClient:
     """A browser-like client of its own, signed in, that sends the CSRF header with every write."""
-    http = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-    assert (await login(http, user.email)).status_code == 201
-    http.headers.update(csrf_headers(http))
-    return http
+    return await signed_in(client, user.email)
 
 
 async def party(
@@ -112,9 +108,30 @@ async def audit_trail(database: Database, request_uuid: str) -> list[tuple[str, 
         ]
 
 
-async def count(database: Database, model: Any) -> int:
-    async with database.sessionmaker() as session:
-        return int((await session.exec(select(func.count()).select_from(model))).one())
+@dataclass
+class Opened:
+    """A request open for offers: Köln-like ``town`` asks the vendor of the published ``mitmachen``."""
+
+    rid: str
+    requester: Party
+    vendor: httpx.AsyncClient
+    seen: dict[str, Any]  # the request as the vendor reads it
+
+
+async def requester_with_solution(client: httpx.AsyncClient, database: Database) -> tuple[Organization, Party]:
+    """A vendor with the published solution ``mitmachen``, and a municipality ``town`` signed in to ask for it."""
+    vendor_org = await make_organization(database, slug="vendor")
+    await published_solution(database, vendor_org, "mitmachen")
+    town = await make_organization(database, kind=OrganizationKind.municipality, slug="town")
+    return vendor_org, await party(client, database, town)
+
+
+async def opened(client: httpx.AsyncClient, database: Database) -> Opened:
+    vendor_org, requester = await requester_with_solution(client, database)
+    rid = (await requester.http.post(BASE, json=request_payload("town"))).json()["uuid"]
+    assert (await requester.http.post(f"{BASE}/{rid}/open")).status_code == 200
+    vendor = bearer(client, await write_token(database, vendor_org))
+    return Opened(rid, requester, vendor, (await vendor.get(f"{BASE}/{rid}")).json())
 
 
 async def set_deadline(database: Database, request_uuid: str, deadline: datetime) -> None:

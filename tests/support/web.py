@@ -92,6 +92,26 @@ async def api_total(client: httpx.AsyncClient, **params: str) -> int:
     return int(response.json()["total"])
 
 
+async def saved_meanwhile(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, edit_url: str, form: dict[str, Any]
+) -> httpx.Response:
+    """The edit form is open in two browsers and the other one saves ``form`` first: returns my form page,
+    whose version is now stale."""
+    mine = await client.get(edit_url)
+    theirs = await other_client.get(edit_url)
+    first = await post_form(other_client, edit_url, {**form, "version": form_version(theirs.text)})
+    assert first.status_code == 303
+    return mine
+
+
+async def basic_page(client: httpx.AsyncClient, url: str) -> str:
+    """The HTML of a German page that must answer 200 and pass ``assert_page_basics``."""
+    response = await client.get(url)
+    assert response.status_code == 200, response.text[:500]
+    assert_page_basics(response.text)
+    return response.text
+
+
 def assert_page_basics(html: str, lang: str = "de") -> None:
     assert f'<html lang="{lang}">' in html
     assert '<a class="skip-link" href="#inhalt">' in html

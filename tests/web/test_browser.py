@@ -18,6 +18,7 @@ from playwright.async_api import Page, expect
 from tests.support.browser import (
     LiveClient,
     assert_accessible,
+    assert_each_accessible,
     focus_is_visible,
     sign_in,
     solution_form,
@@ -334,9 +335,7 @@ async def test_every_page_type_passes_axe(browser: Any, live_server: LiveServer,
         "catalog-english": "/loesungen?stufe=2&lang=en",
     }
     try:
-        for label, url in public.items():
-            await page.goto(url)
-            await assert_accessible(page, label, screenshots)
+        await assert_each_accessible(page, public, screenshots)
         await page.goto("/?lang=de")
         await page.goto("/anmelden")
         await page.get_by_label("E-Mail-Adresse").fill("niemand@example.org")
@@ -427,9 +426,7 @@ async def test_search_and_knowledge_pages_pass_axe(browser: Any, live_server: Li
         "search-english": "/suche?q=Geoportal&lang=en",
     }
     try:
-        for label, url in pages.items():
-            await page.goto(url)
-            await assert_accessible(page, label, screenshots)
+        await assert_each_accessible(page, pages, screenshots)
         # The suggestions, open, with an option chosen by arrow key.
         await page.goto("/?lang=de")
         box = page.get_by_role("combobox", name="Lösungen, Fallstudien und Leitfäden durchsuchen")

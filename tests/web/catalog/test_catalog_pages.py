@@ -11,14 +11,11 @@ import pytest
 
 from allmende.app import Adapters
 from allmende.core.search.base import InvalidSearch, SearchQuery, SearchResult
-from tests.support.web import api_total, assert_page_basics, facet_count, post_form
+from tests.support.web import api_total, assert_page_basics, basic_page, facet_count, post_form
 
 
 async def test_catalog_lists_filters_and_counts(client: httpx.AsyncClient) -> None:
-    response = await client.get("/loesungen")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/loesungen")
     total = await api_total(client)
     assert f"{total} Lösungen gefunden" in html
     for legend in (
@@ -168,10 +165,7 @@ async def test_a_huge_query_string_does_not_break_the_page(client: httpx.AsyncCl
 
 
 async def test_solution_page_shows_every_fact(client: httpx.AsyncClient) -> None:
-    response = await client.get("/loesungen/masterportal")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/loesungen/masterportal")
     assert "<h1>Masterportal</h1>" in html
     for label in (
         "Lizenz",
@@ -223,10 +217,7 @@ async def test_drafts_are_not_public(client: httpx.AsyncClient) -> None:
 
 
 async def test_comparison_side_by_side(client: httpx.AsyncClient) -> None:
-    response = await client.get("/vergleich?l=masterportal&l=qgis")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/vergleich?l=masterportal&l=qgis")
     assert html.count('<th scope="col"><a href="/loesungen/') == 2
     for row in (
         "Lizenz",

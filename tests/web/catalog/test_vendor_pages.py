@@ -13,7 +13,7 @@ from allmende.accounts.models import MemberRole
 from allmende.app import Adapters
 from allmende.core.db import Database
 from tests.support.factories import add_membership
-from tests.support.web import People, form_version, post_form, reindex, sign_in
+from tests.support.web import People, form_version, post_form, reindex, saved_meanwhile, sign_in
 
 SOLUTION_FORM: dict[str, Any] = {
     "provider": "testanbieter",
@@ -142,14 +142,9 @@ async def test_a_stale_edit_says_so_and_shows_both_versions(
     await sign_in(client, people.vendor.email)
     await sign_in(other_client, people.vendor.email)
     slug = await _create(client)
-    mine = await client.get(f"/anbieter/loesungen/{slug}/bearbeiten")
-    theirs = await other_client.get(f"/anbieter/loesungen/{slug}/bearbeiten")
-    first = await post_form(
-        other_client,
-        f"/anbieter/loesungen/{slug}/bearbeiten",
-        {**SOLUTION_FORM, "name": "Mängelmelder Küste", "version": form_version(theirs.text)},
+    mine = await saved_meanwhile(
+        client, other_client, f"/anbieter/loesungen/{slug}/bearbeiten", {**SOLUTION_FORM, "name": "Mängelmelder Küste"}
     )
-    assert first.status_code == 303
     stale = await post_form(
         client,
         f"/anbieter/loesungen/{slug}/bearbeiten",
@@ -182,6 +177,16 @@ async def test_other_users_cannot_edit(client: httpx.AsyncClient, people: People
     assert (await other.get("/anbieter/loesungen/neu")).status_code == 403
 
 
+async def _submitted_to_the_moderator(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People
+) -> tuple[str, httpx.Response]:
+    """The vendor (``client``) submits a new solution; the moderator (``other_client``) opens the queue."""
+    await sign_in(client, people.vendor.email)
+    slug = await _create(client, danach="einreichen")
+    await sign_in(other_client, people.moderator.email)
+    return slug, await other_client.get("/moderation")
+
+
 # --- moderation ----------------------------------------------------------------------------------------------
 
 
@@ -211,10 +216,7 @@ async def test_moderator_publishes_and_it_appears_in_the_catalog(
 async def test_request_changes_needs_a_reason(
     client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People
 ) -> None:
-    await sign_in(client, people.vendor.email)
-    slug = await _create(client, danach="einreichen")
-    await sign_in(other_client, people.moderator.email)
-    queue = await other_client.get("/moderation")
+    slug, queue = await _submitted_to_the_moderator(client, other_client, people)
     missing = await post_form(
         other_client, f"/moderation/{slug}/aenderungen", {"reason": " x", "version": form_version(queue.text)}
     )
@@ -235,10 +237,7 @@ async def test_request_changes_needs_a_reason(
 async def test_a_pending_edit_is_shown_as_a_diff_and_approved(
     client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People
 ) -> None:
-    await sign_in(client, people.vendor.email)
-    slug = await _create(client, danach="einreichen")
-    await sign_in(other_client, people.moderator.email)
-    queue = await other_client.get("/moderation")
+    slug, queue = await _submitted_to_the_moderator(client, other_client, people)
     await post_form(other_client, f"/moderation/{slug}/veroeffentlichen", {"version": form_version(queue.text)})
     edit = await client.get(f"/anbieter/loesungen/{slug}/bearbeiten")
     assert "Die Lösung ist veröffentlicht. Ihre Änderungen werden als neue Fassung gespeichert" in edit.text

@@ -10,7 +10,16 @@ from typing import Any
 import httpx
 
 from allmende.app import Adapters
-from tests.support.web import GUIDE, People, assert_page_basics, form_version, post_form, reindex, sign_in
+from tests.support.web import (
+    GUIDE,
+    People,
+    assert_page_basics,
+    form_version,
+    post_form,
+    reindex,
+    saved_meanwhile,
+    sign_in,
+)
 
 
 async def _create(client: httpx.AsyncClient, **changes: Any) -> str:
@@ -176,14 +185,9 @@ async def test_a_stale_save_says_so_and_shows_both_versions(
     await sign_in(client, people.vendor.email)
     await sign_in(other_client, people.vendor.email)
     location = await _create(client)
-    mine = await client.get(f"{location}/bearbeiten")
-    theirs = await other_client.get(f"{location}/bearbeiten")
-    first = await post_form(
-        other_client,
-        f"{location}/bearbeiten",
-        {**GUIDE, "title": "Parkraum gemeinsam bewirtschaften", "version": form_version(theirs.text)},
+    mine = await saved_meanwhile(
+        client, other_client, f"{location}/bearbeiten", {**GUIDE, "title": "Parkraum gemeinsam bewirtschaften"}
     )
-    assert first.status_code == 303
     typed = {
         **GUIDE,
         "title": "Parkraum klug bewirtschaften",

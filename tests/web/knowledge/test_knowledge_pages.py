@@ -8,14 +8,11 @@ import re
 import httpx
 import pytest
 
-from tests.support.web import assert_page_basics
+from tests.support.web import assert_page_basics, basic_page
 
 
 async def test_case_study_page_shows_every_fact(client: httpx.AsyncClient) -> None:
-    response = await client.get("/fallstudien/mpsc-solingen")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/fallstudien/mpsc-solingen")
     assert "<title>solingen.digital – Smart City Solingen – Fallstudien – Allmende</title>" in html
     assert '<h1><span lang="de">solingen.digital – Smart City Solingen</span></h1>' in html
     # Municipalities with their Bundesland, programme, cohort, period.
@@ -60,10 +57,7 @@ async def test_case_study_in_english(client: httpx.AsyncClient) -> None:
 
 
 async def test_guide_page_with_table_of_contents(client: httpx.AsyncClient) -> None:
-    response = await client.get("/leitfaeden/open-source-beschaffen")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/leitfaeden/open-source-beschaffen")
     assert '<h1 lang="de">Open-Source-Software beschaffen</h1>' in html
     assert '<a href="/stufen/2">Stufe 2: Digitale Lösungen einfach beziehen' in html
     assert "Planung und Strategie" in html and "evb-it" in html
@@ -77,10 +71,7 @@ async def test_guide_page_with_table_of_contents(client: httpx.AsyncClient) -> N
 
 
 async def test_stage_page_shows_what_the_platform_holds(client: httpx.AsyncClient) -> None:
-    response = await client.get("/stufen/2")
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/stufen/2")
     api = (await client.get("/api/v1/stages/2")).json()
     assert "Digitale Lösungen einfach beziehen" in html
     counts = api["counts"]

@@ -107,6 +107,17 @@ async def _person(browser: Any, live_server: LiveServer, email: str) -> AsyncIte
     assert problems == [], f"{email}: {problems}"
 
 
+@asynccontextmanager
+async def _the_parties(browser: Any, live_server: LiveServer, setup: Setup) -> AsyncIterator[tuple[Page, Page, Page]]:
+    """Kiel's clerk, the neighbour who joins, and the vendor: each in a browser of their own, signed in."""
+    async with (
+        _person(browser, live_server, live_server.people.clerk.email) as clerk,
+        _person(browser, live_server, setup.neighbour) as neighbour,
+        _person(browser, live_server, live_server.people.vendor.email) as vendor,
+    ):
+        yield clerk, neighbour, vendor
+
+
 async def _told(page: Page, notice: str) -> None:
     """The page tells the person what just happened."""
     await expect(page.get_by_text(notice)).to_be_visible()
@@ -236,11 +247,7 @@ async def _revise(vendor: Page) -> None:
 async def test_the_whole_offer_story_in_the_browser(browser: Any, live_server: LiveServer, screenshots: Path) -> None:
     setup = await _prepare(live_server)
     title = _unique("Mängelmelder für zwei Städte")
-    async with (
-        _person(browser, live_server, live_server.people.clerk.email) as clerk,
-        _person(browser, live_server, setup.neighbour) as neighbour,
-        _person(browser, live_server, live_server.people.vendor.email) as vendor,
-    ):
+    async with _the_parties(browser, live_server, setup) as (clerk, neighbour, vendor):
         # Kiel's clerk asks the vendor of a published solution for an offer, and sends the request at once.
         rid = await _ask_for_an_offer(clerk, setup.solution, title, screenshots)
         main = clerk.locator("main")
@@ -336,11 +343,7 @@ async def test_offer_pages_pass_axe(browser: Any, live_server: LiveServer, scree
     """Zero axe-core violations on the offer pages, in each state a person meets them, including errors."""
     setup = await _prepare(live_server)
     title = _unique("Parkraumsensoren gemeinsam")
-    async with (
-        _person(browser, live_server, live_server.people.clerk.email) as clerk,
-        _person(browser, live_server, setup.neighbour) as neighbour,
-        _person(browser, live_server, live_server.people.vendor.email) as vendor,
-    ):
+    async with _the_parties(browser, live_server, setup) as (clerk, neighbour, vendor):
         await clerk.goto("/anfragen")
         await assert_accessible(clerk, "offer-requests", screenshots)
         await clerk.goto("/anfragen/neu")

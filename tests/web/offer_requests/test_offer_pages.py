@@ -19,9 +19,9 @@ from allmende.app import Adapters
 from allmende.core.db import Database
 from allmende.core.types import utcnow
 from offer_requests.models import Offer, OfferMessage, OfferRequest, OfferRequestParticipant, OfferRevision
-from tests.support.factories import add_membership, make_organization, make_user, published_solution
+from tests.support.factories import add_membership, count, make_organization, make_user, published_solution
 from tests.support.jobs import run_job
-from tests.support.offers import count, set_deadline
+from tests.support.offers import set_deadline
 from tests.support.web import People, post_form, sign_in
 
 

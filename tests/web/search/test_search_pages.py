@@ -11,7 +11,7 @@ import pytest
 
 from allmende.app import Adapters
 from allmende.core.search.base import SearchQuery, SearchResult, SearchUnavailable
-from tests.support.web import assert_page_basics, facet_count
+from tests.support.web import assert_page_basics, basic_page, facet_count
 
 LINK = r'<h3><a href="(/(?:loesungen|fallstudien|leitfaeden)/[^"]+)">'
 
@@ -33,10 +33,7 @@ async def _search_total(client: httpx.AsyncClient, **params: str | list[str]) ->
 
 
 async def test_one_search_covers_the_whole_hub_and_forgives_typos(client: httpx.AsyncClient) -> None:
-    response = await client.get("/suche", params={"q": "Bürgerbeteilgung"})
-    assert response.status_code == 200
-    html = response.text
-    assert_page_basics(html)
+    html = await basic_page(client, "/suche", params={"q": "Bürgerbeteilgung"})
     assert "<title>Suche nach „Bürgerbeteilgung“ – Suche – Allmende</title>" in html
     links = _links(html)
     assert links[0] == "/leitfaeden/buergerbeteiligung-digital-gestalten"
