@@ -5,10 +5,19 @@ from typing import Any
 import httpx
 import pytest
 
+from allmende.accounts.models import MemberRole, PlatformRole
 from allmende.app import Adapters, create_app
 from allmende.core.indexing import backlog, drain
 from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.search import MeilisearchEngine
+from tests.support.factories import (
+    make_organization,
+    make_user,
+    make_user_in,
+    seed_vocabularies,
+    signed_in,
+    solution_payload,
+)
 
 pytestmark = pytest.mark.seeded
 
@@ -107,37 +116,22 @@ async def test_an_unreachable_engine_is_a_503_with_retry_after(adapters: Adapter
 
 async def test_writes_are_indexed_by_the_drain_job(client: httpx.AsyncClient, adapters: Adapters) -> None:
     """A published solution reaches the index through the change log and the job the write enqueued."""
-    from allmende.accounts.models import MemberRole, PlatformRole
-    from tests.support.factories import (
-        csrf_headers,
-        login,
-        make_organization,
-        make_user,
-        make_user_in,
-        seed_vocabularies,
-        solution_payload,
-    )
-
     await seed_vocabularies(adapters.database)
     vendor = await make_organization(adapters.database)
-    editor = await make_user_in(adapters.database, vendor, MemberRole.editor)
-    await login(client, editor.email)
-    created = await client.post(
-        "/api/v1/solutions",
-        headers=csrf_headers(client),
-        json={**solution_payload(name="Wasserstandsmelder"), "provider": vendor.slug},
+    editor = await signed_in(client, (await make_user_in(adapters.database, vendor, MemberRole.editor)).email)
+    created = await editor.post(
+        "/api/v1/solutions", json={**solution_payload(name="Wasserstandsmelder"), "provider": vendor.slug}
     )
     slug = created.json()["slug"]
-    await client.post(f"/api/v1/solutions/{slug}/submit", headers=csrf_headers(client))
-    moderator = await make_user(adapters.database, role=PlatformRole.moderator)
-    await login(client, moderator.email)
-    await client.post(f"/api/v1/solutions/{slug}/publish", headers=csrf_headers(client))
+    await editor.post(f"/api/v1/solutions/{slug}/submit")
+    moderator = await signed_in(client, (await make_user(adapters.database, role=PlatformRole.moderator)).email)
+    await moderator.post(f"/api/v1/solutions/{slug}/publish")
     queue = adapters.jobs
     assert isinstance(queue, InProcessJobQueue) and queue.pending >= 1
     await queue.run_pending()
     found = (await client.get("/api/v1/search", params={"q": "Wasserstandsmelder"})).json()
     assert found["items"][0]["slug"] == slug
-    await client.post(f"/api/v1/solutions/{slug}/archive", headers=csrf_headers(client))
+    await moderator.post(f"/api/v1/solutions/{slug}/archive")
     await queue.run_pending()
     after = (await client.get("/api/v1/search", params={"q": "Wasserstandsmelder"})).json()
     assert slug not in {item["slug"] for item in after["items"]}

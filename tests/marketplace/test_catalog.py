@@ -47,6 +47,16 @@ async def _as_moderator(client: httpx.AsyncClient, database: Database) -> httpx.
     return moderator_client
 
 
+async def _submitted(
+    client: httpx.AsyncClient, database: Database, vendor: Any
+) -> tuple[httpx.AsyncClient, str, httpx.AsyncClient]:
+    """The vendor's API client, a solution it wrote and submitted, and a signed-in moderator."""
+    api = bearer(client, await _write_token(client, database, vendor))
+    slug = (await api.post("/api/v1/solutions", json=solution_payload())).json()["slug"]
+    await api.post(f"/api/v1/solutions/{slug}/submit")
+    return api, slug, await _as_moderator(client, database)
+
+
 async def test_the_whole_vendor_flow_over_http(client: httpx.AsyncClient, database: Database, vendor: Any) -> None:
     """token → draft → submit → moderator publishes → public → vendor edits → public sees the old version
     until the moderator approves the edit."""
@@ -98,10 +108,7 @@ async def test_the_whole_vendor_flow_over_http(client: httpx.AsyncClient, databa
 async def test_moderator_requests_changes_with_a_reason(
     client: httpx.AsyncClient, database: Database, vendor: Any
 ) -> None:
-    api = bearer(client, await _write_token(client, database, vendor))
-    slug = (await api.post("/api/v1/solutions", json=solution_payload())).json()["slug"]
-    await api.post(f"/api/v1/solutions/{slug}/submit")
-    moderator = await _as_moderator(client, database)
+    api, slug, moderator = await _submitted(client, database, vendor)
     missing_reason = await moderator.post(
         f"/api/v1/solutions/{slug}/request-changes", json={}, headers=csrf_headers(moderator)
     )
@@ -226,10 +233,7 @@ async def test_bulk_upsert_is_all_or_nothing_with_per_item_errors(
 async def test_a_municipality_claims_and_withdraws_a_reference(
     client: httpx.AsyncClient, database: Database, vendor: Any
 ) -> None:
-    api = bearer(client, await _write_token(client, database, vendor))
-    slug = (await api.post("/api/v1/solutions", json=solution_payload())).json()["slug"]
-    await api.post(f"/api/v1/solutions/{slug}/submit")
-    moderator = await _as_moderator(client, database)
+    _, slug, moderator = await _submitted(client, database, vendor)
     await moderator.post(f"/api/v1/solutions/{slug}/publish", headers=csrf_headers(moderator))
 
     town = await make_organization(

@@ -180,17 +180,19 @@ async def one_more_request(database: Database, world: World, ok: bool, response:
     assert await count(database, OfferRequest, OfferRequest.title == "Neu von A") == (1 if ok else 0)
 
 
+async def _participations(database: Database, world: World, key: str) -> list[OfferRequestParticipant]:
+    """The participation of organization ``key`` in the world's request (also one that left), if any."""
+    async with database.sessionmaker() as session:
+        query = select(OfferRequestParticipant).where(
+            OfferRequestParticipant.request_id == world.request.id,
+            OfferRequestParticipant.organization_id == world.orgs[key].id,
+        )
+        return list(await session.exec(query))
+
+
 def participant(key: str, active_after_success: bool) -> Check:
     async def check(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
-        async with database.sessionmaker() as session:
-            row = (
-                await session.exec(
-                    select(OfferRequestParticipant).where(
-                        OfferRequestParticipant.request_id == world.request.id,
-                        OfferRequestParticipant.organization_id == world.orgs[key].id,
-                    )
-                )
-            ).first()
+        row = next(iter(await _participations(database, world, key)), None)
         active = row is not None and row.left_at is None
         initially = key in ("a", "b")
         assert active == (active_after_success if ok else initially)
@@ -208,15 +210,7 @@ async def offer_revised(database: Database, world: World, ok: bool, response: ht
 
 
 async def accepted(database: Database, world: World, ok: bool, response: httpx.Response) -> None:
-    async with database.sessionmaker() as session:
-        row = (
-            await session.exec(
-                select(OfferRequestParticipant).where(
-                    OfferRequestParticipant.request_id == world.request.id,
-                    OfferRequestParticipant.organization_id == world.orgs["b"].id,
-                )
-            )
-        ).one()
+    [row] = await _participations(database, world, "b")
     assert row.acceptance == ("accepted" if ok else None)
 
 

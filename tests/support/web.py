@@ -93,10 +93,11 @@ async def api_total(client: httpx.AsyncClient, **params: str) -> int:
 
 
 async def saved_meanwhile(
-    client: httpx.AsyncClient, other_client: httpx.AsyncClient, edit_url: str, form: dict[str, Any]
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, email: str, edit_url: str, form: dict[str, Any]
 ) -> httpx.Response:
-    """The edit form is open in two browsers and the other one saves ``form`` first: returns my form page,
-    whose version is now stale."""
+    """The edit form is open in two browsers of the same person (``email``) and the other one saves ``form``
+    first: returns my form page, whose version is now stale."""
+    await sign_in(other_client, email)
     mine = await client.get(edit_url)
     theirs = await other_client.get(edit_url)
     first = await post_form(other_client, edit_url, {**form, "version": form_version(theirs.text)})
@@ -110,6 +111,18 @@ async def basic_page(client: httpx.AsyncClient, url: str) -> str:
     assert response.status_code == 200, response.text[:500]
     assert_page_basics(response.text)
     return response.text
+
+
+def assert_field_errors(html: str, expected: dict[str, str], *, described: bool = True) -> None:
+    """Each field named in ``expected`` shows its message beside it and is marked invalid (and, when
+    ``described``, points at the message with aria-describedby)."""
+    for name, message in expected.items():
+        error = re.search(rf'<p class="field-error" id="feld-{name}-fehler">(.*?)</p>', html)
+        assert error and message in error.group(1), name
+        control = re.search(rf'<(?:input|select|textarea) id="feld-{name}"[^>]*>', html)
+        assert control and 'aria-invalid="true"' in control.group(0), name
+        if described:
+            assert f"feld-{name}-fehler" in control.group(0)
 
 
 def assert_page_basics(html: str, lang: str = "de") -> None:

@@ -13,6 +13,7 @@ from allmende.app import Adapters
 from tests.support.web import (
     GUIDE,
     People,
+    assert_field_errors,
     assert_page_basics,
     form_version,
     post_form,
@@ -64,11 +65,7 @@ async def test_the_form_answers_in_german_and_keeps_the_input(client: httpx.Asyn
         "tags": "Das sind zu viele Schlagworte: höchstens 20.",
         "author": "Bitte wählen Sie die herausgebende Organisation.",
     }
-    for name, message in expected.items():
-        error = re.search(rf'<p class="field-error" id="feld-{name}-fehler">(.*?)</p>', html)
-        assert error and message in error.group(1), name
-        control = re.search(rf'<(?:input|select|textarea) id="feld-{name}"[^>]*>', html)
-        assert control and 'aria-invalid="true"' in control.group(0), name
+    assert_field_errors(html, expected, described=False)
     assert "Viele Kommunen zählen Parkplätze" in html and 'value="Erste Fassung"' in html  # kept
 
 
@@ -183,10 +180,13 @@ async def test_a_stale_save_says_so_and_shows_both_versions(
     client: httpx.AsyncClient, other_client: httpx.AsyncClient, people: People
 ) -> None:
     await sign_in(client, people.vendor.email)
-    await sign_in(other_client, people.vendor.email)
     location = await _create(client)
     mine = await saved_meanwhile(
-        client, other_client, f"{location}/bearbeiten", {**GUIDE, "title": "Parkraum gemeinsam bewirtschaften"}
+        client,
+        other_client,
+        people.vendor.email,
+        f"{location}/bearbeiten",
+        {**GUIDE, "title": "Parkraum gemeinsam bewirtschaften"},
     )
     typed = {
         **GUIDE,
