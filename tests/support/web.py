@@ -105,9 +105,10 @@ async def saved_meanwhile(
     return mine
 
 
-async def basic_page(client: httpx.AsyncClient, url: str) -> str:
-    """The HTML of a German page that must answer 200 and pass ``assert_page_basics``."""
-    response = await client.get(url)
+async def basic_page(client: httpx.AsyncClient, url: str, **request: Any) -> str:
+    """The HTML of a German page that must answer 200 and pass ``assert_page_basics`` (``request``: as
+    ``client.get`` takes it, e.g. ``params``)."""
+    response = await client.get(url, **request)
     assert response.status_code == 200, response.text[:500]
     assert_page_basics(response.text)
     return response.text
