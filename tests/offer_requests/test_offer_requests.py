@@ -47,11 +47,11 @@ from tests.support.jobs import queue_of, run_job
 from tests.support.mail import SmtpSink, use_smtp
 from tests.support.offers import (
     BASE,
+    Opened,
     Party,
     audit_trail,
     in_days,
     offer_payload,
-    opened,
     party,
     request_payload,
     set_deadline,
@@ -361,9 +361,8 @@ async def test_bad_requests_are_422_and_write_nothing(client: httpx.AsyncClient,
 
 
 async def test_offers_after_the_deadline_or_in_another_currency_are_refused(
-    client: httpx.AsyncClient, adapters: Adapters, database: Database
+    client: httpx.AsyncClient, adapters: Adapters, database: Database, world: Opened
 ) -> None:
-    world = await opened(client, database)
     base = f"{BASE}/{world.rid}/offers"
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"currency": "USD"}, 422, "currency"),
@@ -419,9 +418,8 @@ async def test_offers_after_the_deadline_or_in_another_currency_are_refused(
 
 
 async def test_joining_late_or_with_absurd_quantities_is_refused(
-    client: httpx.AsyncClient, adapters: Adapters, database: Database
+    client: httpx.AsyncClient, adapters: Adapters, database: Database, world: Opened
 ) -> None:
-    world = await opened(client, database)
     neighbour = await party(
         client, database, await make_organization(database, kind=OrganizationKind.municipality, slug="nachbar")
     )
@@ -455,9 +453,8 @@ async def test_joining_late_or_with_absurd_quantities_is_refused(
 
 
 async def test_the_decision_waits_for_the_deadline_and_is_made_once(
-    client: httpx.AsyncClient, adapters: Adapters, database: Database
+    client: httpx.AsyncClient, adapters: Adapters, database: Database, world: Opened
 ) -> None:
-    world = await opened(client, database)
     offer = (await world.vendor.post(f"{BASE}/{world.rid}/offers", json=offer_payload(world.seen))).json()
     early = await world.requester.http.post(
         f"{BASE}/{world.rid}/decision", json={"outcome": "preferred", "offer": offer["uuid"]}
@@ -490,8 +487,9 @@ async def test_the_decision_waits_for_the_deadline_and_is_made_once(
     }
 
 
-async def test_a_withdrawn_request_keeps_its_offers_sealed(client: httpx.AsyncClient, database: Database) -> None:
-    world = await opened(client, database)
+async def test_a_withdrawn_request_keeps_its_offers_sealed(
+    client: httpx.AsyncClient, database: Database, world: Opened
+) -> None:
     offer = (await world.vendor.post(f"{BASE}/{world.rid}/offers", json=offer_payload(world.seen))).json()
     withdrawn = await world.requester.http.post(f"{BASE}/{world.rid}/withdraw", json={"reason": "Haushaltssperre"})
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
@@ -505,9 +503,8 @@ async def test_a_withdrawn_request_keeps_its_offers_sealed(client: httpx.AsyncCl
 
 
 async def test_the_deadline_jobs_are_idempotent_and_use_the_clock_they_are_given(
-    client: httpx.AsyncClient, adapters: Adapters, database: Database
+    client: httpx.AsyncClient, adapters: Adapters, database: Database, world: Opened
 ) -> None:
-    world = await opened(client, database)
     deadline = datetime.fromisoformat(world.seen["deadline"])
     async with database.unit_of_work() as session:
         assert await services.remind_offer_requests(session, deadline - timedelta(days=2)) == []
@@ -718,9 +715,8 @@ async def test_a_participant_leaving_while_an_offer_is_revised_loses_nothing(
 @pytest.mark.redis
 @pytest.mark.parametrize("backend", ["postgresql"])  # the production profile: PostgreSQL and arq on Redis
 async def test_the_deadline_job_and_its_mails_run_unchanged_on_a_real_arq_worker(
-    client: httpx.AsyncClient, database: Database, adapters: Adapters, smtp: SmtpSink, backend: str
+    client: httpx.AsyncClient, database: Database, adapters: Adapters, smtp: SmtpSink, backend: str, world: Opened
 ) -> None:
-    world = await opened(client, database)
     await set_deadline(database, world.rid, utcnow() - timedelta(seconds=1))
     queue_name = f"allmende:test:{uuid.uuid4().hex[:8]}"
     queue = ArqJobQueue(REDIS_URL, queue_name=queue_name)
