@@ -1,9 +1,10 @@
 """The identity package's public interface: what the pages, the API and other packages call.
 
-Split by concern: ``sessions`` (signed-in sessions). Registration, one-time links, invitations,
-organization claims, sign-in providers and second factors join as sibling modules.
+Split by concern: ``sessions`` (signed-in sessions), ``passwords`` (the policy). Registration,
+one-time links, invitations, organization claims, sign-in providers and second factors join as
+sibling modules.
 """
 
-from identity.services import sessions
+from identity.services import passwords, sessions
 
-__all__ = ["sessions"]
+__all__ = ["passwords", "sessions"]
