@@ -163,6 +163,28 @@ def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -
     return adapters
 
 
+def in_memory_adapters(
+    settings: Settings, database: Database, *, registry: JobRegistry | None = None, backoff_base: float = 1.0
+) -> Adapters:
+    """The embedded profile with nothing on disk but the database: a memory store and an in-memory index.
+    For the tests and the contract snapshot; the in-process queue is bound but not started."""
+    registry = registry or build_job_registry()
+    jobs = (
+        InProcessJobQueue(registry) if backoff_base is None else InProcessJobQueue(registry, backoff_base=backoff_base)
+    )
+    adapters = Adapters(
+        settings=settings,
+        database=database,
+        jobs=jobs,
+        registry=registry,
+        store=MemoryStore(),
+        search=EmbeddedSearchEngine(None),
+        documents=build_document_registry(),
+    )
+    jobs.bind(adapters.job_context())
+    return adapters
+
+
 def readiness_checks(adapters: Adapters) -> ReadinessChecks:
     checks = ReadinessChecks()
     checks.add("database", adapters.database.dialect, adapters.database.ping)

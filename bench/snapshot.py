@@ -73,14 +73,10 @@ def _normalise(text: str) -> str:
 
 
 async def take(target: Path) -> None:
-    from litestar.stores.memory import MemoryStore
-
-    from allmende.app import Adapters, build_document_registry, build_job_registry, create_app
+    from allmende.app import create_app, in_memory_adapters
     from allmende.core.db import Database
     from allmende.core.indexing import drain
-    from allmende.core.jobs.inprocess import InProcessJobQueue
     from allmende.core.migrate import upgrade
-    from allmende.core.search import EmbeddedSearchEngine
     from allmende.core.settings import Settings
     from allmende.seeding import seed
 
@@ -96,18 +92,7 @@ async def take(target: Path) -> None:
             ALLMENDE_SEED_ON_START=False,
             DATABASE_URL=None,
         )
-        registry = build_job_registry()
-        jobs = InProcessJobQueue(registry)
-        adapters = Adapters(
-            settings=settings,
-            database=database,
-            jobs=jobs,
-            registry=registry,
-            store=MemoryStore(),
-            search=EmbeddedSearchEngine(None),
-            documents=build_document_registry(),
-        )
-        jobs.bind(adapters.job_context())
+        adapters = in_memory_adapters(settings, database)
         await adapters.start()
         await drain(database, adapters.documents, adapters.search)
         app = create_app(settings, adapters)

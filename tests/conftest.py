@@ -17,14 +17,11 @@ from typing import Any, cast
 import asyncpg
 import httpx
 import pytest
-from litestar.stores.memory import MemoryStore
 
-from allmende.app import Adapters, build_document_registry, build_job_registry, create_app
+from allmende.app import Adapters, build_job_registry, create_app, in_memory_adapters
 from allmende.core.db import Database
 from allmende.core.jobs import JobRegistry
-from allmende.core.jobs.inprocess import InProcessJobQueue
 from allmende.core.migrate import upgrade
-from allmende.core.search import EmbeddedSearchEngine
 from allmende.core.settings import Settings
 from allmende.seeding import seed
 from tests.support.mail import SmtpSink
@@ -185,17 +182,7 @@ def job_registry() -> JobRegistry:
 @pytest.fixture
 async def adapters(settings: Settings, database: Database, job_registry: JobRegistry) -> AsyncIterator[Adapters]:
     """The embedded adapters, with the in-process queue left stopped: tests run jobs when they choose."""
-    jobs = InProcessJobQueue(job_registry, backoff_base=0.01)
-    result = Adapters(
-        settings=settings,
-        database=database,
-        jobs=jobs,
-        registry=job_registry,
-        store=MemoryStore(),
-        search=EmbeddedSearchEngine(None),
-        documents=build_document_registry(),
-    )
-    jobs.bind(result.job_context())
+    result = in_memory_adapters(settings, database, registry=job_registry, backoff_base=0.01)
     await result.start()
     yield result
     await result.search.close()

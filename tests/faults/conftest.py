@@ -29,18 +29,16 @@ from typing import Any
 import pytest
 
 from tests.faults.harness import (
-    DEFAULT_TIMEOUT,
     PG_BIN,
     AppProcess,
     CliRunner,
     EnvFactory,
-    HarnessError,
     ManagedProcess,
     PostgresCluster,
     ProductionStack,
     RedisServer,
     WorkerProcess,
-    require_binary,
+    psql,
     run_cli,
 )
 
@@ -95,15 +93,7 @@ def private_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresCluster
 
 
 def _admin_psql(sql: str) -> None:
-    result = subprocess.run(
-        [require_binary(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG_ADMIN_DSN, "-c", sql],
-        capture_output=True,
-        text=True,
-        timeout=DEFAULT_TIMEOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise HarnessError(f"psql {sql!r} on {PG_ADMIN_DSN} failed: {result.stderr}")
+    psql(PG_BIN / "psql", PG_ADMIN_DSN, sql)
 
 
 @pytest.fixture

@@ -63,6 +63,20 @@ def wait_until(
         time.sleep(interval)
 
 
+def psql(binary: str | Path, dsn: str, sql: str) -> str:
+    """Run one statement with psql (unaligned, tuples only); its output, or HarnessError with stderr."""
+    result = subprocess.run(
+        [require_binary(binary), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=DEFAULT_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise HarnessError(f"psql {sql!r} on {dsn} failed: {result.stderr}")
+    return result.stdout
+
+
 def require_binary(path: str | Path) -> str:
     """The executable's path; a missing one fails the test (the fault tests never skip)."""
     found = shutil.which(str(path))
@@ -393,16 +407,7 @@ class PostgresCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
-        result = subprocess.run(
-            [str(self.bin_dir / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname), "-c", sql],
-            capture_output=True,
-            text=True,
-            timeout=DEFAULT_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise HarnessError(f"psql {sql!r} failed: {result.stderr}")
-        return result.stdout
+        return psql(self.bin_dir / "psql", self.dsn(dbname), sql)
 
     def create_database(self, name: str) -> str:
         self.psql(f'CREATE DATABASE "{name}"')
