@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from allmende.accounts.schemas import Slug, Strict
+from allmende.accounts.schemas import Slug, Strict, patch_of
 
 BODY_MAX_BYTES = 200_000
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -54,21 +54,8 @@ class CaseStudyCreate(CaseStudyFields):
     author_organization: Slug = Field(description="the organization whose members write it")
 
 
-class CaseStudyPatch(Strict):
-    title: Any = None
-    organizations: Any = None
-    programme: Any = None
-    cohort: Any = None
-    period_start: Any = None
-    period_end: Any = None
-    stages: Any = None
-    sectors: Any = None
-    steps: Any = None
-    summary: Any = None
-    body: Any = None
-    solutions: Any = None
-    outcomes: Any = None
-    contact: Any = None
+class CaseStudyPatch(patch_of(CaseStudyFields)):  # type: ignore[misc]  # a generated base
+    """Partial update: only the fields sent change; the merged case study is validated whole."""
 
 
 class LinkRef(BaseModel):
@@ -138,13 +125,10 @@ class GuideCreate(GuideFields):
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class GuidePatch(Strict):
-    title: Any = None
-    stage: Any = None
-    step: Any = None
-    tags: Any = None
-    summary: Any = None
-    body: Any = None
+class GuidePatch(patch_of(GuideFields)):  # type: ignore[misc]  # a generated base
+    """Partial update: only the fields sent change; the merged guide is validated whole and saved as a new
+    revision with the optional ``note``."""
+
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from allmende.accounts.schemas import Name, OrganizationRef, Slug, Strict
+from allmende.accounts.schemas import Name, OrganizationRef, Slug, Strict, patch_of
 
 SUMMARY_MAX = 200
 DESCRIPTION_MAX_BYTES = 100_000
@@ -128,38 +128,8 @@ class SolutionCreate(SolutionFields):
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
 
-class SolutionPatch(Strict):
+class SolutionPatch(patch_of(SolutionFields, "external_id")):  # type: ignore[misc]  # a generated base
     """Partial update: only the fields sent change. The merged record is validated as a whole."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Any = None
-    summary: Any = None
-    description: Any = None
-    kind: Any = None
-    license: Any = None
-    repository_url: Any = None
-    homepage_url: Any = None
-    development_status: Any = None
-    current_version: Any = None
-    release_date: Any = None
-    stages: Any = None
-    sectors: Any = None
-    areas: Any = None
-    standards: Any = None
-    hosting_options: Any = None
-    hosting_location: Any = None
-    avv_available: Any = None
-    bsi_c5: Any = None
-    iso_27001: Any = None
-    protection_need: Any = None
-    accessibility: Any = None
-    pricing_model: Any = None
-    languages: Any = None
-    contact_name: Any = None
-    contact_email: Any = None
-    contact_url: Any = None
-    external_id: Any = None
 
 
 class ReasonIn(Strict):

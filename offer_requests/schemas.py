@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from allmende.accounts.schemas import Name, OrganizationRef, Slug, Strict
+from allmende.accounts.schemas import Name, OrganizationRef, Slug, Strict, patch_of
 
 # The catalog's vocabulary terms (the bounds of marketplace.schemas.VocabularyTerms); which terms exist is
 # checked against the catalog's vocabularies by its services (check_terms).
@@ -130,19 +130,8 @@ class OfferRequestCreate(OfferRequestFields):
     organization: Slug = Field(description="the requesting public body")
 
 
-class OfferRequestPatch(Strict):
+class OfferRequestPatch(patch_of(OfferRequestFields)):  # type: ignore[misc]  # a generated base
     """Partial update of a draft: only the fields sent change; the merged request is validated whole."""
-
-    title: Any = None
-    need: Any = None
-    quantities: Any = None
-    desired_start: Any = None
-    deadline: Any = None
-    budget: Any = None
-    procurement_notes: Any = None
-    solution: Any = None
-    sectors: Any = None
-    standards: Any = None
 
 
 class QuantitiesOut(BaseModel):

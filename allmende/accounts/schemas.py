@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    create_model,
+    field_validator,
+)
 
 from allmende.accounts.models import MemberRole, OrganizationKind, PlatformRole, TokenScope, VendorType
 from allmende.accounts.regions import check_ags, check_ars, check_bundesland
@@ -20,6 +29,16 @@ class Strict(BaseModel):
     """Request bodies reject unknown fields, so a typo is an error and not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def patch_of(fields: type[BaseModel], *extra: str) -> type[Strict]:
+    """The base of a PATCH body: each field of ``fields`` (and ``extra``) may be sent, with any value.
+    Only what is sent changes; the service validates the merged record whole with ``fields``, so a
+    field added there is patchable at once and checked in one place. Subclass it for the named body:
+    ``class SolutionPatch(patch_of(SolutionFields, "external_id")): ...``."""
+    names = [*fields.model_fields, *extra]
+    optional: dict[str, Any] = {name: (Any, None) for name in names}
+    return create_model(f"{fields.__name__}Patch", __base__=Strict, **optional)
 
 
 def _http_url(value: AnyHttpUrl | None) -> str | None:
