@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from allmende.core.types import PortableJSON, UTCDateTime, utcnow
+from allmende.core.types import PortableJSON, UTCDateTime, unique_where, utcnow
 
 
 class LoginSession(SQLModel, table=True):
@@ -65,13 +65,8 @@ class Invitation(SQLModel, table=True):
     __tablename__ = "invitation"
     __table_args__ = (
         # One open invitation per address and organization: a second one replaces (revokes) the first.
-        Index(
-            "uq_invitation_open",
-            "organization_id",
-            "email",
-            unique=True,
-            sqlite_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
-            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+        unique_where(
+            "uq_invitation_open", "organization_id", "email", where="accepted_at IS NULL AND revoked_at IS NULL"
         ),
     )
 
@@ -103,13 +98,7 @@ class OrganizationClaim(SQLModel, table=True):
     __tablename__ = "organization_claim"
     __table_args__ = (
         # One open claim per organization: a second one for the same AGS is refused, not queued.
-        Index(
-            "uq_organization_claim_open",
-            "organization_id",
-            unique=True,
-            sqlite_where=text("state = 'pending'"),
-            postgresql_where=text("state = 'pending'"),
-        ),
+        unique_where("uq_organization_claim_open", "organization_id", where="state = 'pending'"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

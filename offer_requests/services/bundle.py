@@ -86,8 +86,7 @@ async def join_offer_request(
         participant.acceptance, participant.accepted_at = None, None
     for key, value in wanted.items():
         setattr(participant, key, value)
-    request.bundle_version += 1
-    _touch(request, now)
+    _touch(request, now, bundle_changed=True)
     _audit_offer_request(
         session,
         principal,
@@ -152,8 +151,7 @@ async def leave_offer_request(
         raise Conflict("the requester cannot leave its own request; withdraw it instead", field="organization")
     _accepts_changes(request, now, "participants can no longer leave")
     participant.left_at = now
-    request.bundle_version += 1
-    _touch(request, now)
+    _touch(request, now, bundle_changed=True)
     _audit_offer_request(
         session,
         principal,

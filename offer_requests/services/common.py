@@ -28,9 +28,13 @@ def _org_ref(org: Organization) -> OrganizationRef:
     return OrganizationRef(slug=org.slug, name=org.name, kind=org.kind, bundesland=org.bundesland)
 
 
-def _touch(request: OfferRequest, now: datetime) -> None:
+def _touch(request: OfferRequest, now: datetime, *, bundle_changed: bool = False) -> None:
+    """A new version of the request; ``bundle_changed``: also of its bundle, so that offers priced for
+    the old bundle say so (``priced_for_current_bundle``)."""
     request.version += 1
     request.updated_at = now
+    if bundle_changed:
+        request.bundle_version += 1
 
 
 def _audit_offer_request(

@@ -159,12 +159,8 @@ class SolutionForm(FormState):
 
     def validate(self, vocab: Vocabularies) -> bool:
         """Fill ``errors`` (one German message per field); True when the content is valid."""
-        self.errors = {}
-        try:
-            SolutionFields.model_validate(self.payload())
-        except ValidationError as exc:
-            self.schema_errors(exc, message_for, "name")
         payload = self.payload()
+        self.check_schema(SolutionFields, payload, message_for, "name")
         for f in FIELDS:
             if f.required and f.name not in self.errors and not payload[f.name]:
                 self.errors[f.name] = message_for(f.name, None, missing=True)

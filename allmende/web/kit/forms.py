@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from allmende.web.kit.i18n import gettext
@@ -64,6 +64,21 @@ class FormState:
         except ValueError:
             self.fail(name, gettext("Bitte geben Sie ein gültiges Datum an (TT.MM.JJJJ)."))
             return None
+
+    def check_schema(
+        self,
+        schema: type[BaseModel],
+        payload: dict[str, Any],
+        message: Callable[[str, ErrorDetails], str],
+        default: str,
+    ) -> None:
+        """Start validating afresh: ``errors`` then holds one German message per field that ``schema``
+        refuses in ``payload``; the form's own checks follow."""
+        self.errors = {}
+        try:
+            schema.model_validate(payload)
+        except ValidationError as exc:
+            self.schema_errors(exc, message, default)
 
     def schema_errors(self, exc: ValidationError, message: Callable[[str, ErrorDetails], str], default: str) -> None:
         """One German message per field from a schema's errors (``default``: where an error without a

@@ -17,7 +17,6 @@ from typing import Any
 
 from litestar import get, post
 from litestar.params import FromPath
-from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from allmende.core import markdown
@@ -114,11 +113,7 @@ class GuideForm(FormState):
 
     def validate(self, vocab: Vocabularies) -> bool:
         """Fill ``errors`` (one German message per field); True when the guide may be saved."""
-        self.errors = {}
-        try:
-            GuideFields.model_validate(self.payload())
-        except ValidationError as exc:
-            self.schema_errors(exc, _message, "body")
+        self.check_schema(GuideFields, self.payload(), _message, "body")
         tags = self.tags()
         if len(tags) > MAX_TAGS:
             self.errors["tags"] = gettext("Das sind zu viele Schlagworte: höchstens %(max)s.", max=str(MAX_TAGS))
