@@ -6,16 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StringConstraints,
-    create_model,
-    field_validator,
-)
+import pydantic
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from allmende.accounts.models import MemberRole, OrganizationKind, PlatformRole, TokenScope, VendorType
 from allmende.accounts.regions import check_ags, check_ars, check_bundesland
@@ -38,7 +30,7 @@ def patch_of(fields: type[BaseModel], *extra: str) -> type[Strict]:
     ``class SolutionPatch(patch_of(SolutionFields, "external_id")): ...``."""
     names = [*fields.model_fields, *extra]
     optional: dict[str, Any] = {name: (Any, None) for name in names}
-    return create_model(f"{fields.__name__}Patch", __base__=Strict, **optional)
+    return pydantic.create_model(f"{fields.__name__}Patch", __base__=Strict, **optional)
 
 
 def _http_url(value: AnyHttpUrl | None) -> str | None:
