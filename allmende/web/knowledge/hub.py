@@ -16,7 +16,7 @@ from allmende.accounts import services as accounts
 from allmende.accounts.regions import BUNDESLAENDER
 from allmende.core.problems import NotFound
 from allmende.web.kit import i18n
-from allmende.web.kit.i18n import gettext
+from allmende.web.kit.i18n import N_, gettext
 from allmende.web.kit.render import not_found, page
 from allmende.web.kit.viewer import Caller, Config, Session, Viewer, Who
 from allmende.web.kit.vocabularies import load_vocabularies
@@ -40,33 +40,39 @@ def _words(slug: str) -> str:
     return " ".join(slug.replace("-", " ").split())[:100]
 
 
-def _missing(viewer: Viewer, slug: str, message: str, listing: tuple[str, str]) -> Any:
-    """A 404 for an unknown entry: what is missing, its list, and a search for the address's words."""
-    return not_found(viewer, message, links=[listing], query=_words(slug))
-
-
-def case_study_missing(viewer: Viewer, slug: str) -> Any:
-    return _missing(
-        viewer,
-        slug,
-        gettext(
+# What is missing (for a 404), and its list: (message, list address, the list's link text).
+_MISSING = {
+    "case_study": (
+        N_(
             "Diese Fallstudie gibt es nicht (mehr), oder sie ist noch nicht veröffentlicht. "
             "Vielleicht finden Sie sie in der Liste oder über die Suche."
         ),
-        ("/fallstudien", gettext("Alle Fallstudien")),
-    )
-
-
-def guide_missing(viewer: Viewer, slug: str) -> Any:
-    return _missing(
-        viewer,
-        slug,
-        gettext(
+        "/fallstudien",
+        N_("Alle Fallstudien"),
+    ),
+    "guide": (
+        N_(
             "Diesen Leitfaden gibt es nicht (mehr), oder er ist noch nicht veröffentlicht. "
             "Vielleicht finden Sie ihn in der Liste oder über die Suche."
         ),
-        ("/leitfaeden", gettext("Alle Leitfäden")),
-    )
+        "/leitfaeden",
+        N_("Alle Leitfäden"),
+    ),
+}
+
+
+def _missing(viewer: Viewer, slug: str, kind: str) -> Any:
+    """A 404 for an unknown entry: what is missing, its list, and a search for the address's words."""
+    message, listing, label = _MISSING[kind]
+    return not_found(viewer, gettext(message), links=[(listing, gettext(label))], query=_words(slug))
+
+
+def case_study_missing(viewer: Viewer, slug: str) -> Any:
+    return _missing(viewer, slug, "case_study")
+
+
+def guide_missing(viewer: Viewer, slug: str) -> Any:
+    return _missing(viewer, slug, "guide")
 
 
 @get("/fallstudien/{slug:str}", name="web:case-study")
