@@ -6,6 +6,8 @@ the embedded search engine and jobs run in-process.
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from email.utils import parseaddr  # issue 7
 from functools import cached_property
@@ -13,7 +15,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, ValidationError, field_validator
+from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from allmende.core.mail import SmtpConfig  # issue 7
@@ -54,6 +67,84 @@ SmtpUrl = Annotated[str, AfterValidator(_smtp_url)]
 Unset = BeforeValidator(_unset_if_empty)
 
 
+# --- issue 14: single sign-on. Providers are named in ALLMENDE_OIDC_PROVIDERS (comma-separated); each has
+# its own variables ALLMENDE_OIDC_<NAME>_…, the name upper-cased with "-" as "_" (land-bw: LAND_BW).
+OIDC_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+OIDC_ROLES = ("member", "editor", "owner")
+
+
+class OidcProvider(BaseModel, frozen=True):
+    """One OpenID provider this instance accepts sign-ins from (e.g. a Land's Keycloak)."""
+
+    name: str  # in URLs (/auth/oidc/<name>) and in the linked identities
+    label: str  # shown on the button: "Anmelden mit <label>"
+    issuer: str  # discovery is <issuer>/.well-known/openid-configuration
+    client_id: str
+    client_secret: str
+    scopes: str = "openid email profile"
+    # A claim that names public bodies by AGS (8 digits) or ARS (12 digits), a string or a list (groups):
+    # a sign-in adds a verified membership with ``membership_role`` in each. Only for a Land's provider.
+    membership_claim: str | None = None
+    membership_role: str = "member"
+
+    @property
+    def variable_prefix(self) -> str:
+        return oidc_variable_prefix(self.name)
+
+
+def oidc_variable_prefix(name: str) -> str:
+    return f"ALLMENDE_OIDC_{name.upper().replace('-', '_')}_"
+
+
+def _oidc_providers(names: str, environ: dict[str, str | None], *, allow_http: bool) -> tuple[OidcProvider, ...]:
+    """The providers named in ALLMENDE_OIDC_PROVIDERS, or SettingsError naming the offending variable."""
+    providers = []
+    seen: set[str] = set()
+    for raw in names.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if not OIDC_NAME.fullmatch(name) or name in seen:
+            raise SettingsError(
+                f"ALLMENDE_OIDC_PROVIDERS: '{name}' must be a unique name of lower-case letters, digits and '-' "
+                "(at most 40)"
+            )
+        seen.add(name)
+        prefix = oidc_variable_prefix(name)
+
+        def value(key: str, prefix: str = prefix) -> str:
+            return (environ.get(prefix + key) or "").strip()
+
+        for required in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
+            if not value(required):
+                raise SettingsError(f"{prefix}{required}: must be set for the provider '{name}'")
+        issuer = value("ISSUER").rstrip("/")
+        parts = urlsplit(issuer)
+        if not parts.netloc or parts.scheme not in ({"https", "http"} if allow_http else {"https"}):
+            raise SettingsError(
+                f"{prefix}ISSUER: must be an https:// URL (http:// only with ALLMENDE_ALLOW_PRIVATE_URLS=true)"
+            )
+        role = value("MEMBERSHIP_ROLE") or "member"
+        if role not in OIDC_ROLES:
+            raise SettingsError(f"{prefix}MEMBERSHIP_ROLE: must be one of {', '.join(OIDC_ROLES)}")
+        scopes = value("SCOPES") or "openid email profile"
+        if "openid" not in scopes.split():
+            raise SettingsError(f"{prefix}SCOPES: must include 'openid'")
+        providers.append(
+            OidcProvider(
+                name=name,
+                label=value("LABEL") or name,
+                issuer=issuer,
+                client_id=value("CLIENT_ID"),
+                client_secret=value("CLIENT_SECRET"),
+                scopes=scopes,
+                membership_claim=value("MEMBERSHIP_CLAIM") or None,
+                membership_role=role,
+            )
+        )
+    return tuple(providers)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -79,6 +170,24 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="Allmende <allmende@localhost>", max_length=254, validation_alias="ALLMENDE_MAIL_FROM"
     )
+
+    # issue 14: single sign-on, see OidcProvider; the providers themselves are ``oidc_providers``.
+    oidc_provider_names: str = Field(default="", validation_alias="ALLMENDE_OIDC_PROVIDERS")
+    _oidc_providers: tuple[OidcProvider, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _read_oidc_providers(self) -> Settings:
+        if self.oidc_provider_names.strip():
+            env_file = self.model_config.get("env_file")
+            from_file = dotenv_values(env_file) if isinstance(env_file, str) and Path(env_file).is_file() else {}
+            self._oidc_providers = _oidc_providers(
+                self.oidc_provider_names, {**from_file, **os.environ}, allow_http=self.allow_private_urls
+            )
+        return self
+
+    @property
+    def oidc_providers(self) -> tuple[OidcProvider, ...]:
+        return self._oidc_providers
 
     @field_validator("database_url")
     @classmethod
