@@ -53,6 +53,8 @@ from allmende.web import template_config, web_routes
 from allmende.web.kit.links import WEB_LINKS
 from allmende.web.kit.viewer import PRINCIPAL_LOOKUP
 from identity import services as identity_services
+from identity.controllers import ROUTES as IDENTITY_ROUTES
+from identity.services.oidc_http import OidcHttp
 from knowledge import services as knowledge_services
 from knowledge.controllers import ROUTES as KNOWLEDGE_ROUTES
 from knowledge.search import CASE_STUDIES, GUIDES
@@ -225,6 +227,7 @@ ROUTES = [
     *KNOWLEDGE_ROUTES,
     SearchController,
     InboxController,  # issue 7
+    *IDENTITY_ROUTES,  # issue 14
     *web_routes(),
 ]
 
@@ -237,6 +240,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
     adapters = adapters or build_adapters(settings)
     configure_logging(json=settings.log_json)
     checks = readiness_checks(adapters)
+    oidc_http = OidcHttp()  # issue 14: the sign-in providers' discovery and keys, cached per app
     search_api = SearchApi(
         engine=adapters.search,
         schema=adapters.documents.schema(),
@@ -292,6 +296,7 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             "adapters": Provide(lambda: adapters, use_cache=True, sync_to_thread=False),
             "readiness": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
             "search_api": Provide(lambda: search_api, use_cache=True, sync_to_thread=False),
+            "oidc_http": Provide(lambda: oidc_http, use_cache=True, sync_to_thread=False),  # issue 14
             "login_throttle": Provide(
                 lambda: LoginThrottle(store.with_namespace("login")),
                 use_cache=True,
