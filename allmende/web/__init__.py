@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from allmende.web import inbox, moderation, signin
+from allmende.web.account import providers as account_providers
 from allmende.web.catalog import municipality, vendor
 from allmende.web.catalog import pages as catalog
 from allmende.web.kit.errors import PAGE_HANDLERS, html_aware
@@ -48,11 +49,13 @@ def web_routes() -> list[Any]:
             *hub.ROUTES,
             *guides.ROUTES,
             *signin.ROUTES,
+            *account_providers.ROUTES,
             signed_in_router(*vendor.ROUTES, *municipality.ROUTES),
             signed_in_router(*guides.SIGNED_IN),
             signed_in_router(*moderation.ROUTES),
             signed_in_router(*offers.ROUTES),
             signed_in_router(*inbox.ROUTES, back=inbox.INBOX),
+            signed_in_router(*account_providers.SIGNED_IN, back=account_providers.PROVIDERS_PAGE),
         ],
         dependencies={"viewer": Provide(provide_viewer)},
         before_request=provide_locale,

@@ -12,7 +12,8 @@ from allmende.accounts.throttle import LoginThrottle
 from allmende.core.problems import Problem
 from allmende.web.kit.i18n import gettext
 from allmende.web.kit.render import page, redirect, safe_next
-from allmende.web.kit.viewer import AnyRequest, Session, Viewer, Who
+from allmende.web.kit.viewer import AnyRequest, Config, Session, Viewer, Who
+from identity.services import oidc
 
 
 def home_for(viewer: Viewer) -> str:
@@ -27,16 +28,26 @@ def home_for(viewer: Viewer) -> str:
 
 
 @get("/anmelden", name="web:login")
-async def login_form(request: AnyRequest, viewer: Who) -> Any:
+async def login_form(request: AnyRequest, viewer: Who, settings: Config) -> Any:
     return page(
         "signin/login.html",
-        {"viewer": viewer, "email": "", "error": None, "next": safe_next(request.query_params.get("next"), "")},
+        {
+            "viewer": viewer,
+            "email": "",
+            "error": None,
+            "next": safe_next(request.query_params.get("next"), ""),
+            "sso": oidc.providers(settings),  # issue 14: "Anmelden mit …"
+        },
     )
 
 
 @post("/anmelden", name="web:login-post", status_code=200)
 async def login(
-    request: AnyRequest, db_session: Session, login_throttle: NamedDependency[LoginThrottle], viewer: Who
+    request: AnyRequest,
+    db_session: Session,
+    login_throttle: NamedDependency[LoginThrottle],
+    viewer: Who,
+    settings: Config,
 ) -> Any:
     form = await request.form()
     email = str(form.get("email") or "").strip()[:254]
@@ -48,7 +59,7 @@ async def login(
     def again(message: str, status: int) -> Any:
         return page(
             "signin/login.html",
-            {"viewer": viewer, "email": email, "error": message, "next": target},
+            {"viewer": viewer, "email": email, "error": message, "next": target, "sso": oidc.providers(settings)},
             status=status,
             headers={"Retry-After": "900"} if status == 429 else None,
         )
