@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PORT ?= 8000
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test install browser lint typecheck check bench clean
+.PHONY: run test install browser oidc lint typecheck check bench clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -19,7 +19,12 @@ browser:  ## Debian's chromium for the browser tests (root with apt only; elsewh
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "make: chromium missing; the browser tests will skip (and fail under CI=true)"
 
-test: install browser  ## the whole suite, against SQLite, PostgreSQL and Redis, and in Chromium
+oidc:  ## the OpenID provider of the single sign-on tests (npm's oidc-provider, from its lock file)
+	@[ -d tests/support/oidc/node_modules/oidc-provider ] || { command -v npm >/dev/null 2>&1 && \
+		npm ci --prefix tests/support/oidc --no-audit --no-fund --silent; } || \
+		echo "make: node/npm missing; the single sign-on tests will skip (and fail under CI=true)"
+
+test: install browser oidc  ## the whole suite, against SQLite, PostgreSQL and Redis, and in Chromium
 	$(UV) run pytest -n 2
 
 lint: install
