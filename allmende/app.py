@@ -29,9 +29,9 @@ from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as account_services
-from allmende.accounts.controllers import AuthController, OrganizationController
+from allmende.accounts.controllers import OrganizationController
 from allmende.accounts.principal import ANONYMOUS, Principal
-from allmende.accounts.throttle import LoginThrottle
+from allmende.accounts.throttle import LoginThrottle, Throttle
 from allmende.core import links
 from allmende.core.db import Database
 from allmende.core.health import ReadinessChecks, healthz, readyz
@@ -208,19 +208,16 @@ async def _principal(request: Request[Any, Any, Any], db_session: NamedDependenc
         # A session cookie came, but the store is away: we cannot tell who this is. 503, not anonymous,
         # so that nobody is shown a page as if signed out or loses a form to a misleading 401.
         raise store_unavailable()
-    cookie = request.session or {}
-    if cookie.get("login"):  # issue 14: a signed-in session the person can list and end
-        return await identity_services.sessions.resolve(db_session, str(cookie["login"])) or ANONYMOUS
-    user_uuid = cookie.get("user")  # TRANSITION: sign-ins before login sessions; removed with issue 14
-    if not user_uuid:
+    login = (request.session or {}).get("login")  # a signed-in session the person can list and end
+    if not login:
         return ANONYMOUS
-    return await account_services.principal_for_user(db_session, str(user_uuid)) or ANONYMOUS
+    return await identity_services.sessions.resolve(db_session, str(login)) or ANONYMOUS
 
 
 ROUTES = [
     healthz,
     readyz,
-    AuthController,
+    *IDENTITY_ROUTES,  # issue 14: sign-in, registration, links, sessions, the account
     OrganizationController,
     *MARKETPLACE_ROUTES,
     *OFFER_REQUEST_ROUTES,
@@ -299,6 +296,11 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
             "oidc_http": Provide(lambda: oidc_http, use_cache=True, sync_to_thread=False),  # issue 14
             "login_throttle": Provide(
                 lambda: LoginThrottle(store.with_namespace("login")),
+                use_cache=True,
+                sync_to_thread=False,
+            ),
+            "throttle": Provide(  # issue 14: every attempt counts (registration, reset, links, current password)
+                lambda: Throttle(store.with_namespace("throttle")),
                 use_cache=True,
                 sync_to_thread=False,
             ),

@@ -11,10 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from allmende.accounts.models import User
 from allmende.core.jobs import JobQueue
 from allmende.core.pagination import DEFAULT_LIMIT, Page, check_limit, newest_first
 from allmende.core.problems import NotFound
@@ -36,6 +37,7 @@ class Recipient:
     user_id: int
     email: str
     language: str = SOURCE_LOCALE  # the user's language (``User.language``): the notice is written in it
+    mail: bool = True  # whether the person wants notices by e-mail too (``User.mail_notices``); the inbox always
 
 
 def notify(
@@ -69,12 +71,65 @@ def notify(
             "created_at": now,
         }
         notification = Notification(user_id=recipient.user_id, record_uuid=record_uuid, **said)
-        mail = OutboundMail(to_address=recipient.email, next_attempt_at=now + FIRST_FLUSH_DELAY, **said)
         session.add(notification)
-        session.add(mail)
-        session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))
+        if recipient.mail:
+            _outbox(session, OutboundMail(to_address=recipient.email, next_attempt_at=now + FIRST_FLUSH_DELAY, **said))
         created.append(notification)
     return created
+
+
+def recipient_of(user: User) -> Recipient:
+    """A person as a recipient of notices, with their language and whether they want mail."""
+    return Recipient(user_id=user.id or 0, email=user.email, language=user.language, mail=user.mail_notices)
+
+
+def mail_to(
+    session: AsyncSession,
+    email: str,
+    kind: str,
+    subject: str | Localizable,
+    body: str | Localizable,
+    *,
+    language: str = SOURCE_LOCALE,
+    link: str | None = None,
+) -> OutboundMail:
+    """A mail to an address, not a notice to a person: no inbox row, and sent whatever ``mail_notices``
+    says. For what only the address may read (a confirmation link to a new address, a reset link) and for
+    addresses that have no account (yet)."""
+    subject_text, body_text = _written(subject, body, language)
+    now = utcnow()
+    return _outbox(
+        session,
+        OutboundMail(
+            to_address=email,
+            kind=kind,
+            subject=subject_text,
+            body=body_text,
+            link=link,
+            created_at=now,
+            next_attempt_at=now + FIRST_FLUSH_DELAY,
+        ),
+    )
+
+
+def _outbox(session: AsyncSession, mail: OutboundMail) -> OutboundMail:
+    session.add(mail)
+    session.info.setdefault(PENDING_KEY, []).append(str(mail.uuid))
+    return mail
+
+
+async def forget(session: AsyncSession, user_id: int, email: str) -> None:
+    """A deleted account (DSGVO Art. 17): its inbox, and every mail to its address, go."""
+    await session.exec(delete(Notification).where(col(Notification.user_id) == user_id))
+    await session.exec(delete(OutboundMail).where(col(OutboundMail.to_address) == email))
+
+
+async def inbox_export(session: AsyncSession, user_id: int) -> list[NotificationOut]:
+    """Every notification of the person, oldest first (the data export, DSGVO Art. 15 and 20)."""
+    rows = await session.exec(
+        select(Notification).where(Notification.user_id == user_id).order_by(col(Notification.created_at))
+    )
+    return [_out(n) for n in rows]
 
 
 def _language(value: str) -> str:
@@ -155,8 +210,12 @@ __all__ = [
     "Recipient",
     "count_unread",
     "enqueue_pending",
+    "forget",
+    "inbox_export",
     "list_inbox",
+    "mail_to",
     "mark_all_read",
     "mark_read",
     "notify",
+    "recipient_of",
 ]

@@ -41,14 +41,14 @@ async def _recipients(session: AsyncSession, organization_ids: Iterable[int]) ->
     if not ids:
         return []
     rows = await session.exec(
-        select(User.id, User.email, User.language)
+        select(User.id, User.email, User.language, User.mail_notices)
         .join(Membership, col(Membership.user_id) == col(User.id))
         .where(col(Membership.organization_id).in_(ids), col(User.is_active).is_(True))
         .order_by(col(User.id))
     )
     return [
-        notifications.Recipient(user_id=user_id or 0, email=email, language=language)
-        for user_id, email, language in rows
+        notifications.Recipient(user_id=user_id or 0, email=email, language=language, mail=mail)
+        for user_id, email, language, mail in rows
     ]
 
 

@@ -1,11 +1,13 @@
-"""HTTP for accounts: sign-in, organizations, members and API tokens. Thin: the rules are in services."""
+"""HTTP for accounts: organizations, members and API tokens. Thin: the rules are in services.
+
+Signing in and one's own account are the identity package's (``identity/controllers/auth.py``)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
@@ -15,40 +17,20 @@ from allmende.accounts import services
 from allmende.accounts.models import OrganizationKind
 from allmende.accounts.principal import Principal
 from allmende.accounts.schemas import (
-    LoginIn,
     MemberIn,
     MemberOut,
-    MembershipOut,
     OrganizationCreate,
     OrganizationOut,
     OrganizationUpdate,
     TokenCreate,
     TokenCreated,
     TokenOut,
-    UserOut,
 )
-from allmende.accounts.throttle import LoginThrottle
 from allmende.core.pagination import DEFAULT_LIMIT, Limit, Page
-from allmende.core.problems import Unauthorized
 from allmende.core.settings import Settings
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 Session = NamedDependency[AsyncSession]
-
-
-async def _user_out(session: AsyncSession, principal: Principal) -> UserOut:
-    user = principal.require_user()
-    memberships = await services.memberships_of(session, user.id or 0)
-    return UserOut(
-        uuid=user.uuid,
-        email=user.email,
-        display_name=user.display_name,
-        platform_role=principal.platform_role,
-        memberships=[
-            MembershipOut(organization=m.organization.slug, organization_name=m.organization.name, role=m.role)
-            for m in memberships
-        ],
-    )
 
 
 def _token_out(token: Any, plaintext: str | None = None) -> TokenOut | TokenCreated:
@@ -63,41 +45,6 @@ def _token_out(token: Any, plaintext: str | None = None) -> TokenOut | TokenCrea
         "last_used_at": token.last_used_at,
     }
     return TokenCreated(**fields, token=plaintext) if plaintext else TokenOut(**fields)
-
-
-class AuthController(Controller):
-    path = "/api/v1/auth"
-    tags = ["auth"]  # noqa: RUF012 (Litestar reads it as a class attribute)
-
-    @post("/login", summary="Sign in with e-mail and password; sets the session cookie")
-    async def login(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[LoginIn],
-        db_session: Session,
-        login_throttle: NamedDependency[LoginThrottle],
-    ) -> UserOut:
-        client = request.client.host if request.client else "unknown"
-        email = services.normalize_email(data.email)
-        await login_throttle.check(email=email, client=client)
-        user = await services.authenticate(db_session, email, data.password)
-        if user is None:
-            await login_throttle.failed(email=email, client=client)
-            # The same words whether the account exists or not.
-            raise Unauthorized("E-mail address or password is wrong.")
-        await login_throttle.succeeded(email=email)
-        request.set_session({"user": str(user.uuid)})
-        principal = await services.principal_for_user(db_session, str(user.uuid))
-        assert principal is not None
-        return await _user_out(db_session, principal)
-
-    @post("/logout", status_code=HTTP_204_NO_CONTENT)
-    async def logout(self, request: Request[Any, Any, Any]) -> None:
-        request.clear_session()
-
-    @get("/me")
-    async def me(self, db_session: Session, principal: NamedDependency[Principal]) -> UserOut:
-        return await _user_out(db_session, principal)
 
 
 class OrganizationController(Controller):

@@ -72,6 +72,7 @@ async def create_user(
         display_name=display_name.strip() or email,
         password_hash=hash_password(password),
         platform_role=platform_role.value if platform_role else None,
+        email_confirmed_at=utcnow(),  # made by an operator, who vouches for the address (issue 14)
     )
     session.add(user)
     await session.flush()

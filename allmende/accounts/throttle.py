@@ -7,6 +7,7 @@ app process shares them in production.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from litestar.stores.base import Store
 
@@ -48,3 +49,55 @@ class LoginThrottle:
 
     async def succeeded(self, *, email: str) -> None:
         await self.store.delete(_key("account", email))
+
+
+# --- every attempt counts: the endpoints that take a secret or send a mail -----------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``per_account`` attempts for one account (or address, or link) and ``per_client`` from one
+    client within ``window_seconds``."""
+
+    per_account: int
+    per_client: int
+    window_seconds: int
+
+
+# Registration and reset send mail: a few per address, so nobody floods a stranger's mailbox through us.
+LIMITS = {
+    "register": Limit(per_account=3, per_client=20, window_seconds=3600),
+    "password-reset": Limit(per_account=3, per_client=20, window_seconds=3600),
+    "confirm-link": Limit(per_account=10, per_client=30, window_seconds=WINDOW_SECONDS),
+    "current-password": Limit(per_account=MAX_FAILURES_PER_ACCOUNT, per_client=20, window_seconds=WINDOW_SECONDS),
+}
+
+
+class Throttle:
+    """Counts every attempt of an action, successful or not (unlike :class:`LoginThrottle`, which counts
+    failures): an answer that is the same for known and unknown addresses cannot tell failures apart."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def spend(self, action: str, *, account: str, client: str) -> None:
+        """One attempt of ``action``; a 429 once the account or the client has used up its attempts."""
+        limit = LIMITS[action]
+        keys = (
+            (_key(f"{action}:account", account), limit.per_account),
+            (_key(f"{action}:client", client), limit.per_client),
+        )
+        counts = [int(raw) if (raw := await self.store.get(key)) else 0 for key, _ in keys]
+        if any(count >= most for count, (_, most) in zip(counts, keys, strict=True)):
+            raise Problem(
+                "too many attempts; wait a while and try again",
+                status=429,
+                type_slug="too-many-requests",
+                headers={"Retry-After": str(limit.window_seconds)},
+            )
+        for count, (key, _) in zip(counts, keys, strict=True):
+            await self.store.set(key, str(count + 1), expires_in=limit.window_seconds)
+
+    async def forget(self, action: str, *, account: str) -> None:
+        """A success that should not count against the account (a correct current password)."""
+        await self.store.delete(_key(f"{action}:account", account))

@@ -16,6 +16,10 @@ class LinkBuilder(Protocol):
 
     def offer_request(self, request: uuid.UUID) -> str: ...
 
+    def confirm_email(self, token: str) -> str: ...
+
+    def reset_password(self, token: str) -> str: ...
+
 
 _builder: LinkBuilder | None = None
 
@@ -38,4 +42,14 @@ def offer_request(request: uuid.UUID) -> str:
     return builder().offer_request(request)
 
 
-__all__ = ["LinkBuilder", "builder", "offer_request", "register"]
+def confirm_email(token: str) -> str:
+    """The page that confirms an e-mail address (a registration, or a changed address) with a mailed token."""
+    return builder().confirm_email(token)
+
+
+def reset_password(token: str) -> str:
+    """The page that sets a new password with a mailed token."""
+    return builder().reset_password(token)
+
+
+__all__ = ["LinkBuilder", "builder", "confirm_email", "offer_request", "register", "reset_password"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import get, post
 from litestar.di import NamedDependency
@@ -13,7 +14,9 @@ from allmende.core.problems import Problem
 from allmende.web.kit.i18n import gettext
 from allmende.web.kit.render import page, redirect, safe_next
 from allmende.web.kit.viewer import AnyRequest, Config, Session, Viewer, Who
-from identity.services import oidc
+from identity.services import oidc, sessions, signin
+
+SECOND_FACTOR = "/anmelden/zweiter-faktor"  # the second factor's page (issue 14, item 6)
 
 
 def home_for(viewer: Viewer) -> str:
@@ -79,18 +82,39 @@ async def login(
     user = await accounts.authenticate(db_session, normalized, password)
     if user is None:
         await login_throttle.failed(email=normalized, client=client)
+        signin.failed(db_session, await accounts.get_user_by_email(db_session, normalized), "password")
         # The same words whether the account exists or not.
         return again(gettext("E-Mail-Adresse oder Passwort ist falsch."), 401)
     await login_throttle.succeeded(email=normalized)
-    request.set_session({"user": str(user.uuid)})
-    principal = await accounts.principal_for_user(db_session, str(user.uuid))
+    if user.email_confirmed_at is None:
+        signin.failed(db_session, user, "unconfirmed")
+        return again(
+            gettext(
+                "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse: Den Link dazu haben wir Ihnen nach der "
+                "Registrierung geschickt. Wenn er abgelaufen ist, registrieren Sie sich einfach noch einmal "
+                "mit derselben Adresse."
+            ),
+            403,
+        )
+    login = await sessions.start(
+        db_session, user, method="password", device=signin.device(request.headers.get("user-agent"))
+    )
+    request.set_session(sessions.session_cookie(user, login))
+    if login.second_factor_at is None:  # the code comes first; the page after it goes on to ``next``
+        return redirect(f"{SECOND_FACTOR}?next={quote(target or '/', safe='/')}")
+    principal = await accounts.principal_of(db_session, user)
     assert principal is not None
     signed_in = Viewer(principal=principal, memberships=await accounts.memberships_of(db_session, user.id or 0))
     return redirect(target or home_for(signed_in), "signed-in")
 
 
 @post("/abmelden", name="web:logout", status_code=303)
-async def logout(request: AnyRequest) -> Any:
+async def logout(request: AnyRequest, db_session: Session) -> Any:
+    login = signin.login_of(request.session if "session" in request.scope else None)
+    if login is not None:
+        row = await sessions.current(db_session, str(login))
+        if row is not None:
+            await sessions.end(db_session, row.user_id, login)
     request.clear_session()
     return redirect("/", "signed-out")
 

@@ -1,7 +1,11 @@
-"""HTTP for the way in. Thin: the rules are in ``identity.services``. ``ROUTES`` is wired by the app."""
+"""HTTP of the way in. ``ROUTES`` is what the composition root includes; each concern adds its controllers.
+Thin: the rules are in ``identity.services``."""
 
+from typing import Any
+
+from identity.controllers.auth import AccountController, AuthController
 from identity.controllers.oidc import OidcController
 
-ROUTES = [OidcController]
+ROUTES: list[Any] = [AuthController, AccountController, OidcController]
 
 __all__ = ["ROUTES"]

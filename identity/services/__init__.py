@@ -5,6 +5,6 @@ one-time links, invitations, organization claims, sign-in providers and second f
 sibling modules.
 """
 
-from identity.services import oidc, passwords, sessions
+from identity.services import account, links, oidc, passwords, registration, sessions, signin
 
-__all__ = ["oidc", "passwords", "sessions"]
+__all__ = ["account", "links", "oidc", "passwords", "registration", "sessions", "signin"]

@@ -354,6 +354,7 @@ async def _sign_in(client: httpx.AsyncClient, database: Database, role: str) -> 
             display_name=role,
             password_hash=PASSWORD_HASH,
             platform_role=platform.value if platform else None,
+            email_confirmed_at=utcnow(),  # made as an operator would: confirmed, so it may sign in
         )
         session.add(person)
     assert (await login(http, person.email)).status_code == 201

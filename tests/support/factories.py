@@ -32,6 +32,7 @@ async def make_user(database: Database, *, email: str | None = None, role: Platf
             display_name="Test Person",
             password_hash=PASSWORD_HASH,
             platform_role=role.value if role else None,
+            email_confirmed_at=utcnow(),  # as operators make people: confirmed (a registration is not)
         )
         session.add(user)
     return user

@@ -4,6 +4,7 @@ link builder of ``allmende.core.links``, so domain code links a page without spe
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 
 class WebLinks:
@@ -11,6 +12,12 @@ class WebLinks:
 
     def offer_request(self, request: uuid.UUID) -> str:
         return f"/anfragen/{request}"
+
+    def confirm_email(self, token: str) -> str:
+        return f"/email-bestaetigen?token={quote(token)}"
+
+    def reset_password(self, token: str) -> str:
+        return f"/passwort-neu?token={quote(token)}"
 
 
 WEB_LINKS = WebLinks()
