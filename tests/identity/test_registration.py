@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
+from allmende.accounts.models import User
 from allmende.app import Adapters
 from allmende.core import security
 from allmende.core.audit import AuditEvent
 from allmende.core.db import Database
-from allmende.accounts.models import User
 from allmende.core.types import utcnow
 from identity.models import OneTimeToken
 from tests.support.factories import PASSWORD, login, make_user, signed_in

@@ -49,7 +49,7 @@ def token_in(text: str) -> str:
     """The token of the (last) link in a mail's link or body."""
     found = LINK.findall(text) or ([text] if "token=" in text else [])
     assert found, f"no link with a token in {text!r}"
-    return parse_qs(urlsplit(found[-1]).query)["token"][0]
+    return str(parse_qs(urlsplit(found[-1]).query)["token"][0])
 
 
 async def last_token(database: Database, address: str, kind: str) -> str:
