@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from allmende.web import inbox, moderation, signin
+from allmende.web.account import pages as account
 from allmende.web.account import providers as account_providers
 from allmende.web.catalog import municipality, vendor
 from allmende.web.catalog import pages as catalog
@@ -49,12 +50,14 @@ def web_routes() -> list[Any]:
             *hub.ROUTES,
             *guides.ROUTES,
             *signin.ROUTES,
+            *account.ROUTES,
             *account_providers.ROUTES,
             signed_in_router(*vendor.ROUTES, *municipality.ROUTES),
             signed_in_router(*guides.SIGNED_IN),
             signed_in_router(*moderation.ROUTES),
             signed_in_router(*offers.ROUTES),
             signed_in_router(*inbox.ROUTES, back=inbox.INBOX),
+            signed_in_router(*account.SIGNED_IN, back=account.KONTO),
             signed_in_router(*account_providers.SIGNED_IN, back=account_providers.PROVIDERS_PAGE),
         ],
         dependencies={"viewer": Provide(provide_viewer)},

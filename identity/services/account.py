@@ -132,9 +132,9 @@ async def request_email_change(session: AsyncSession, user: User, *, email: str,
     check_current_password(user, current_password)
     address = address_of(email)
     if address == user.email:
-        raise InvalidInput("this is your address already", field="email")
+        raise InvalidInput("this is your address already", field="email", extra={"reason": "same"})
     if await accounts.get_user_by_email(session, address) is not None:
-        raise InvalidInput("this e-mail address belongs to another account", field="email")
+        raise InvalidInput("this e-mail address belongs to another account", field="email", extra={"reason": "in-use"})
     await links.retire(session, user.id or 0, TokenPurpose.confirm_email)  # only the latest request counts
     token = links.issue(session, user, TokenPurpose.confirm_email, email=address)
     subject, body = notices.confirm_new_address(user.display_name)

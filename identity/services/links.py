@@ -48,32 +48,36 @@ def issue(session: AsyncSession, user: User, purpose: TokenPurpose, *, email: st
     return token
 
 
-async def redeem(session: AsyncSession, token: str, purpose: TokenPurpose) -> OneTimeToken:
-    """Use a link: the token's row, now marked used. 422 for a token that was never ours (or for another
-    purpose), 410 for one that expired or was used already, both naming ``token``."""
+async def check(session: AsyncSession, token: str, purpose: TokenPurpose) -> OneTimeToken:
+    """The token's row if the link can be used now, without using it. 422 for a token that was never
+    ours (or is for another purpose), 410 for one that expired or was used already; both name ``token``.
+    Callers check everything else before they :func:`redeem`, so a refusal leaves the link usable."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidInput("this link is not valid", field="token")
-    digest = token_digest(token)
-    now = utcnow()
-    table = OneTimeToken.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    won = await connection.execute(
-        update(table)
-        .where(
-            table.c.token_hash == digest,
-            table.c.purpose == purpose.value,
-            table.c.used_at.is_(None),
-            table.c.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    row = (await session.exec(select(OneTimeToken).where(OneTimeToken.token_hash == digest))).first()
+    row = (await session.exec(select(OneTimeToken).where(OneTimeToken.token_hash == token_digest(token)))).first()
     if row is None or row.purpose != purpose.value:
         raise InvalidInput("this link is not valid", field="token")
-    if not won.rowcount:
-        if row.used_at is not None:
-            raise LinkGone("this link was used already; ask for a new one", field="token", extra={"reason": "used"})
+    if row.used_at is not None:
+        raise LinkGone("this link was used already; ask for a new one", field="token", extra={"reason": "used"})
+    if row.expires_at <= utcnow():
         raise LinkGone("this link has expired; ask for a new one", field="token", extra={"reason": "expired"})
+    return row
+
+
+async def redeem(session: AsyncSession, token: str, purpose: TokenPurpose) -> OneTimeToken:
+    """Use a link (the checks of :func:`check`, then the conditional UPDATE): of two requests racing with
+    the same link, one wins and the other gets the 410 of a used link."""
+    row = await check(session, token, purpose)
+    table = OneTimeToken.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    now = utcnow()
+    won = await connection.execute(
+        update(table)
+        .where(table.c.id == row.id, table.c.used_at.is_(None), table.c.expires_at > now)
+        .values(used_at=now)
+    )
+    if not won.rowcount:
+        raise LinkGone("this link was used already; ask for a new one", field="token", extra={"reason": "used"})
     await session.refresh(row)
     return row
 

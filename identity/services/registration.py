@@ -82,16 +82,16 @@ async def register(session: AsyncSession, *, email: str, display_name: str, pass
 async def confirm_email(session: AsyncSession, token: str) -> Confirmed:
     """Use a confirmation link: the registration's address is confirmed, or a changed address takes effect.
     An address that someone else confirmed meanwhile is refused (422 naming ``email``), nothing changed."""
-    row = await links.redeem(session, token, TokenPurpose.confirm_email)
+    row = await links.check(session, token, TokenPurpose.confirm_email)
     user = await session.get(User, row.user_id)
     if user is None or user.deleted_at is not None or not user.is_active:
         raise InvalidInput("this link is not valid", field="token")
     now = utcnow()
     changed = row.email != user.email
+    if changed and await accounts.get_user_by_email(session, row.email) is not None:
+        raise InvalidInput("this e-mail address belongs to another account", field="email", extra={"reason": "in-use"})
+    await links.redeem(session, token, TokenPurpose.confirm_email)
     if changed:
-        holder = await accounts.get_user_by_email(session, row.email)
-        if holder is not None:
-            raise InvalidInput("this e-mail address belongs to another account", field="email")
         record_audit(
             session,
             action="user.email_change",
@@ -116,7 +116,9 @@ async def _flush_unique(session: AsyncSession) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise InvalidInput("this e-mail address belongs to another account", field="email") from exc
+        raise InvalidInput(
+            "this e-mail address belongs to another account", field="email", extra={"reason": "in-use"}
+        ) from exc
 
 
 async def request_reset(session: AsyncSession, email: str) -> None:
@@ -155,11 +157,12 @@ async def request_reset(session: AsyncSession, email: str) -> None:
 async def reset_password(session: AsyncSession, token: str, password: str) -> User:
     """Set a new password with a reset link. Every session of the person ends; the link proves the
     mailbox, so an address not yet confirmed counts as confirmed."""
-    row: OneTimeToken = await links.redeem(session, token, TokenPurpose.reset_password)
+    row: OneTimeToken = await links.check(session, token, TokenPurpose.reset_password)
     user = await session.get(User, row.user_id)
     if user is None or user.deleted_at is not None or not user.is_active or row.email != user.email:
         raise InvalidInput("this link is not valid", field="token")
-    passwords.check(password, email=user.email, name=user.display_name)
+    passwords.check(password, email=user.email, name=user.display_name)  # a refusal leaves the link usable
+    await links.redeem(session, token, TokenPurpose.reset_password)
     user.password_hash = security.hash_password(password)
     if user.email_confirmed_at is None:
         user.email_confirmed_at = utcnow()

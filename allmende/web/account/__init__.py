@@ -1,2 +1,2 @@
-"""The signed-in person's account: pages about themselves (name, password, second factor, sessions,
-sign-in providers, their data)."""
+"""The account area: registration, the confirmation and reset links, the account page (/konto) with
+name, password, second factor, sessions, sign-in providers and the person's data."""

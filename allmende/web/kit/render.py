@@ -75,6 +75,20 @@ NOTICES: dict[str, tuple[str, str]] = {
     "message-sent": ("success", N_("Ihre Nachricht wurde gesendet.")),
     "inbox-read": ("success", N_("Die Benachrichtigung ist als gelesen markiert.")),
     "inbox-all-read": ("success", N_("Alle Benachrichtigungen sind als gelesen markiert.")),
+    # the account (issue 14)
+    "email-confirmed": ("success", N_("Ihre E-Mail-Adresse ist bestätigt. Sie können sich jetzt anmelden.")),
+    "email-changed": ("success", N_("Ihre neue E-Mail-Adresse gilt ab sofort.")),
+    "password-reset": ("success", N_("Ihr neues Passwort gilt. Bitte melden Sie sich damit an.")),
+    "account-saved": ("success", N_("Ihre Angaben wurden gespeichert.")),
+    "email-change-sent": (
+        "success",
+        N_("Wir haben einen Bestätigungslink an die neue Adresse geschickt. Bis zur Bestätigung gilt die bisherige."),
+    ),
+    "password-changed": ("success", N_("Ihr Passwort wurde geändert. Ihre anderen Sitzungen sind beendet.")),
+    "session-ended": ("success", N_("Die Sitzung wurde beendet.")),
+    "session-gone": ("error", N_("Diese Sitzung war bereits beendet.")),
+    "sessions-ended": ("success", N_("Alle anderen Sitzungen wurden beendet.")),
+    "account-deleted": ("success", N_("Ihr Konto wurde gelöscht.")),
     "guide-stale": (
         "error",
         N_("Der Leitfaden wurde inzwischen geändert. Bitte prüfen Sie die Versionen und versuchen Sie es erneut."),
