@@ -179,3 +179,21 @@ async def test_register_confirm_and_sign_in_through_a_real_mail(
     async with database.sessionmaker() as session:
         person = (await session.exec(select(User).where(User.email == "kaemmerei@example.org"))).one()
     assert person.email_confirmed_at is not None
+
+
+async def test_mails_are_written_in_the_language_the_person_chose(client: httpx.AsyncClient, database: Database) -> None:
+    answer = await post(
+        client,
+        "/api/v1/auth/register",
+        {"email": "en@example.org", "display_name": "Eve", "password": STRONG, "language": "en"},
+    )
+    assert answer.status_code == 202
+    [mail] = await mails_to(database, "en@example.org")
+    assert mail.subject == "Please confirm your e-mail address" and mail.body.startswith("Hello Eve,")
+
+
+def test_every_mail_text_has_its_english_translation() -> None:
+    from identity.notices import CATALOG
+
+    assert CATALOG.extracted_ids()
+    assert CATALOG.untranslated("en") == []
