@@ -149,6 +149,8 @@ def build_adapters(settings: Settings, *, registry: JobRegistry | None = None) -
         store = RedisStore(redis, namespace="allmende", handle_client_shutdown=True)
     else:
         jobs = InProcessJobQueue(registry)
+        # Namespaced stores (the throttles) make their folder inside this one, but not this one itself.
+        (settings.data_dir / "store").mkdir(parents=True, exist_ok=True)
         store = FileStore(settings.data_dir / "store")
     adapters = Adapters(
         settings=settings,
