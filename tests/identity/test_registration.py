@@ -181,7 +181,9 @@ async def test_register_confirm_and_sign_in_through_a_real_mail(
     assert person.email_confirmed_at is not None
 
 
-async def test_mails_are_written_in_the_language_the_person_chose(client: httpx.AsyncClient, database: Database) -> None:
+async def test_mails_are_written_in_the_language_the_person_chose(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     answer = await post(
         client,
         "/api/v1/auth/register",
@@ -197,3 +199,27 @@ def test_every_mail_text_has_its_english_translation() -> None:
 
     assert CATALOG.extracted_ids()
     assert CATALOG.untranslated("en") == []
+
+
+async def test_of_requests_racing_with_one_link_exactly_one_uses_it(pg_database: Database) -> None:
+    """The conditional UPDATE of ``used_at`` decides; PostgreSQL shows the real overlap."""
+    import asyncio
+
+    from identity.models import TokenPurpose
+    from identity.services import links
+
+    person = await make_user(pg_database)
+    async with pg_database.unit_of_work() as session:
+        token = links.issue(session, person, TokenPurpose.reset_password)
+
+    async def attempt() -> str:
+        try:
+            async with pg_database.unit_of_work() as session:
+                await links.redeem(session, token, TokenPurpose.reset_password)
+                await asyncio.sleep(0.05)  # hold the row while the others try
+            return "used"
+        except links.LinkGone:
+            return "gone"
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(8)))
+    assert sorted(outcomes) == ["gone"] * 7 + ["used"]

@@ -74,6 +74,12 @@ class _OtherLinks:
     def offer_request(self, request: uuid.UUID) -> str:
         return f"/elsewhere/requests/{request}"
 
+    def confirm_email(self, token: str) -> str:
+        return f"/elsewhere/confirm/{token}"
+
+    def reset_password(self, token: str) -> str:
+        return f"/elsewhere/reset/{token}"
+
 
 @pytest.fixture
 def other_links() -> Iterator[None]:
