@@ -219,14 +219,13 @@ async def _principal(request: Request[Any, Any, Any], db_session: NamedDependenc
 ROUTES = [
     healthz,
     readyz,
-    *IDENTITY_ROUTES,  # issue 14: sign-in, registration, links, sessions, the account
+    *IDENTITY_ROUTES,  # issue 14: sign-in, registration, links, sessions, the account, single sign-on
     OrganizationController,
     *MARKETPLACE_ROUTES,
     *OFFER_REQUEST_ROUTES,
     *KNOWLEDGE_ROUTES,
     SearchController,
     InboxController,  # issue 7
-    *IDENTITY_ROUTES,  # issue 14
     *web_routes(),
 ]
 
