@@ -139,7 +139,7 @@ async def test_a_verified_address_links_the_confirmed_account_and_an_unconfirmed
     [link] = await _events(database, "oidc.link")
     assert link.data["by"] == "verified-email" and link.actor_user_id == anna.id
 
-    await make_user(database, email="carla@land.example")  # registered, never confirmed
+    await make_user(database, email="carla@land.example", confirmed=False)  # registered, never confirmed
     provider.log_in_as("carla", email="carla@land.example", email_verified=True, name="Carla")
     async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
         refused, _ = await sign_in_round_trip(other, START)
@@ -255,7 +255,7 @@ async def test_a_signed_in_person_links_and_unlinks_a_provider(
     assert page.status_code == 200 and "Testland" in page.text and "anna@land.example" in page.text
     identities = (await client.get("/api/v1/auth/identities")).json()
     assert [(i["provider"], i["label"], i["subject"]) for i in identities] == [("testland", "Testland", "anna")]
-    assert await count(database, LoginSession) == 0  # linking is no new sign-in (the API login has none yet)
+    assert await count(database, LoginSession) == 1  # the password sign-in's: linking starts no new session
     [link] = await _events(database, "oidc.link")
     assert link.data["by"] == "explicit" and link.actor_user_id == person.id
 

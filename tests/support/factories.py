@@ -25,14 +25,17 @@ _counter = itertools.count(1)
 PASSWORD_HASH = hash_password(PASSWORD)
 
 
-async def make_user(database: Database, *, email: str | None = None, role: PlatformRole | None = None) -> User:
+async def make_user(
+    database: Database, *, email: str | None = None, role: PlatformRole | None = None, confirmed: bool = True
+) -> User:
+    """A person as operators make them: confirmed (``confirmed=False``: registered, link not yet used)."""
     async with database.unit_of_work() as session:
         user = User(
             email=email or f"user{next(_counter)}@example.org",
             display_name="Test Person",
             password_hash=PASSWORD_HASH,
             platform_role=role.value if role else None,
-            email_confirmed_at=utcnow(),  # as operators make people: confirmed (a registration is not)
+            email_confirmed_at=utcnow() if confirmed else None,
         )
         session.add(user)
     return user
