@@ -1,9 +1,14 @@
+<<<<<<< HEAD
 """Request and response bodies of the identity API (issue 14)."""
+=======
+"""Request and response bodies of the identity API."""
+>>>>>>> 03e6fb7 (Identity: organizations join by claims that moderators verify (four eyes), owners invite colleagues by mail; the last owner stays)
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+<<<<<<< HEAD
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -137,3 +142,107 @@ class LinkedIdentityOut(BaseModel):
     email: str | None
     created_at: datetime
     last_used_at: datetime | None
+=======
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints, model_validator
+
+from allmende.accounts.models import MemberRole
+from allmende.accounts.schemas import OrganizationRef, Strict
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Evidence = Literal["official-domain-email", "manual-check"]
+
+# --- organization claims ---------------------------------------------------------------------------------
+
+
+class VendorClaimIn(Strict):
+    """A vendor that is not on the platform yet: created at once, its claimant an unverified owner."""
+
+    name: Text200
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
+    register_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)] | None
+    ) = Field(default=None, description="Handelsregister, e.g. 'HRB 12345, Amtsgericht Kiel'")
+    website: AnyHttpUrl | None = None
+
+
+class ClaimIn(Strict):
+    """Exactly one of: a public body from the register (``organization`` slug, or its AGS/ARS as ``key``),
+    or a new ``vendor``."""
+
+    organization: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    key: Annotated[str, StringConstraints(pattern=r"^(\d{8}|\d{12})$")] | None = Field(
+        default=None, description="AGS (8 digits) or ARS (12 digits) of the public body"
+    )
+    vendor: VendorClaimIn | None = None
+    statement: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        default=None, description="Who the claimant is in the organization, for the moderators"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ClaimIn:
+        given = [name for name in ("organization", "key", "vendor") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("name exactly one of organization, key or vendor")
+        return self
+
+
+class ClaimOut(BaseModel):
+    uuid: uuid.UUID
+    state: str
+    organization: OrganizationRef
+    organization_created: bool  # a new vendor, made by this claim
+    claimant_email: str | None
+    claimant_name: str | None
+    details: dict[str, str]
+    # "official-domain-email" when the claimant's address is at the organization's website domain: a hint
+    # for the moderator, never a decision.
+    suggested_evidence: Evidence | None
+    evidence: str | None
+    note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class VerifyIn(Strict):
+    evidence: Evidence
+    note: Note
+
+
+class RejectIn(Strict):
+    note: Note
+
+
+# --- invitations -----------------------------------------------------------------------------------------
+
+
+class InvitationIn(Strict):
+    email: EmailStr
+    role: MemberRole = MemberRole.member
+
+
+class InvitationOut(BaseModel):
+    uuid: uuid.UUID
+    email: str
+    role: MemberRole
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    invited_by: str | None
+
+
+class AcceptIn(Strict):
+    """Signed in with the invited address: an empty body. Without an account: a name and a password."""
+
+    name: Text200 | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+
+
+class AcceptedOut(BaseModel):
+    organization: OrganizationRef
+    role: MemberRole
+    email: str
+    account_created: bool
+>>>>>>> 03e6fb7 (Identity: organizations join by claims that moderators verify (four eyes), owners invite colleagues by mail; the last owner stays)

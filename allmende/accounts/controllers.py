@@ -108,7 +108,10 @@ class OrganizationController(Controller):
         self, slug: FromPath[str], db_session: Session, principal: NamedDependency[Principal]
     ) -> list[MemberOut]:
         rows = await services.members_of(db_session, principal, await services.get_organization(db_session, slug))
-        return [MemberOut(email=u.email, display_name=u.display_name, role=role) for u, role in rows]
+        return [
+            MemberOut(email=u.email, display_name=u.display_name, role=m.role, verified=m.verified_at is not None)
+            for u, m in rows
+        ]
 
     @put("/{slug:str}/members")
     async def set_member(
@@ -116,7 +119,12 @@ class OrganizationController(Controller):
     ) -> MemberOut:
         org = await services.get_organization(db_session, slug)
         user, membership = await services.add_member(db_session, principal, org, email=data.email, role=data.role)
-        return MemberOut(email=user.email, display_name=user.display_name, role=membership.role)
+        return MemberOut(
+            email=user.email,
+            display_name=user.display_name,
+            role=membership.role,
+            verified=membership.verified_at is not None,
+        )
 
     @delete("/{slug:str}/members/{email:str}", status_code=HTTP_204_NO_CONTENT)
     async def remove_member(

@@ -119,6 +119,7 @@ class MemberOut(BaseModel):
     email: str
     display_name: str
     role: MemberRole
+    verified: bool = True  # False while the person's claim to the organization waits for a moderator
 
 
 class TokenCreate(Strict):

@@ -437,9 +437,34 @@ async def list_organizations(
 # --- memberships ----------------------------------------------------------------------------------------
 
 
+async def _verified_owners(session: AsyncSession, org: Organization) -> int:
+    return int(
+        (
+            await session.exec(
+                select(func.count())
+                .select_from(Membership)
+                .where(
+                    Membership.organization_id == org.id,
+                    Membership.role == MemberRole.owner.value,
+                    col(Membership.verified_at).is_not(None),
+                )
+            )
+        ).one()
+    )
+
+
+async def _is_last_owner(session: AsyncSession, org: Organization, membership: Membership) -> bool:
+    """The only verified owner: an organization keeps at least one, so they cannot leave or step down."""
+    if membership.role != MemberRole.owner.value or membership.verified_at is None:
+        return False
+    return await _verified_owners(session, org) <= 1
+
+
 async def add_member(
     session: AsyncSession, principal: Principal, org: Organization, *, email: str, role: MemberRole
 ) -> tuple[User, Membership]:
+    """Owners add a person with an account, or change a member's role (issue 14: invitations are the
+    way for people without one). The last verified owner is not demoted (409 naming ``role``)."""
     if not principal.is_admin:
         principal.require_user()
         principal.require_role(org.id, MemberRole.owner)
@@ -451,11 +476,16 @@ async def add_member(
             select(Membership).where(Membership.user_id == user.id, Membership.organization_id == org.id)
         )
     ).first()
+    previous = membership.role if membership is not None else None
     if membership is None:
         membership = Membership(user_id=user.id or 0, organization_id=org.id or 0, role=role.value)
         session.add(membership)
     else:
+        if role is not MemberRole.owner and await _is_last_owner(session, org, membership):
+            raise Conflict("an organization keeps at least one owner; make someone else owner first", field="role")
         membership.role = role.value
+        if membership.verified_at is None:
+            membership.verified_at = utcnow()  # an owner vouches for the person
     await session.flush()
     record_for(
         session,
@@ -463,16 +493,20 @@ async def add_member(
         action="membership.set",
         record_type="organization",
         record_uuid=org.uuid,
-        data={"user": str(user.uuid), "role": role.value},
+        from_state=previous,
+        to_state=role.value,
+        data={"user": str(user.uuid), "role": role.value, "previous_role": previous},
     )
     return user, membership
 
 
 async def remove_member(session: AsyncSession, principal: Principal, org: Organization, *, email: str) -> None:
-    if not principal.is_admin:
+    """Owners remove members; anyone leaves (removes themselves). The last verified owner stays (409)."""
+    user = await get_user_by_email(session, email)
+    leaving = principal.user is not None and user is not None and principal.user.id == user.id
+    if not principal.is_admin and not leaving:
         principal.require_user()
         principal.require_role(org.id, MemberRole.owner)
-    user = await get_user_by_email(session, email)
     membership = (
         None
         if user is None
@@ -484,29 +518,25 @@ async def remove_member(session: AsyncSession, principal: Principal, org: Organi
     )
     if user is None or membership is None:
         raise NotFound("this user is not a member", field="email")
-    if membership.role == MemberRole.owner.value:
-        owners = (
-            await session.exec(
-                select(func.count())
-                .select_from(Membership)
-                .where(Membership.organization_id == org.id, Membership.role == MemberRole.owner.value)
-            )
-        ).one()
-        if owners <= 1:
-            raise Conflict("an organization keeps at least one owner", field="email")
+    if await _is_last_owner(session, org, membership):
+        raise Conflict("an organization keeps at least one owner; make someone else owner first", field="email")
     await session.delete(membership)
     record_for(
         session,
         principal,
-        action="membership.remove",
+        action="membership.leave" if leaving else "membership.remove",
         record_type="organization",
         record_uuid=org.uuid,
+        from_state=membership.role,
         data={"user": str(user.uuid)},
     )
 
 
-async def members_of(session: AsyncSession, principal: Principal, org: Organization) -> list[tuple[User, str]]:
-    if not principal.is_moderator:
+async def members_of(
+    session: AsyncSession, principal: Principal, org: Organization
+) -> list[tuple[User, Membership]]:
+    """The members with their memberships (role, and ``verified_at`` None while a claim waits)."""
+    if not principal.is_moderator and not (principal.user is not None and org.id in principal.roles):
         principal.require_role(org.id, MemberRole.member)
     rows = await session.exec(
         select(User, Membership)
@@ -514,4 +544,4 @@ async def members_of(session: AsyncSession, principal: Principal, org: Organizat
         .where(Membership.organization_id == org.id)
         .order_by(col(User.email))
     )
-    return [(user, m.role) for user, m in rows]
+    return [(user, m) for user, m in rows]

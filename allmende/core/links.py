@@ -20,6 +20,10 @@ class LinkBuilder(Protocol):
 
     def reset_password(self, token: str) -> str: ...
 
+    def invitation(self, token: str) -> str: ...
+
+    def organization_members(self, slug: str) -> str: ...
+
 
 _builder: LinkBuilder | None = None
 
@@ -52,4 +56,23 @@ def reset_password(token: str) -> str:
     return builder().reset_password(token)
 
 
-__all__ = ["LinkBuilder", "builder", "confirm_email", "offer_request", "register", "reset_password"]
+def invitation(token: str) -> str:
+    """The page where an invited person accepts (the token is the secret the mail carries)."""
+    return builder().invitation(token)
+
+
+def organization_members(slug: str) -> str:
+    """The members page of an organization."""
+    return builder().organization_members(slug)
+
+
+__all__ = [
+    "LinkBuilder",
+    "builder",
+    "confirm_email",
+    "invitation",
+    "offer_request",
+    "organization_members",
+    "register",
+    "reset_password",
+]

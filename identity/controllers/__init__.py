@@ -1,11 +1,12 @@
-"""HTTP of the way in. ``ROUTES`` is what the composition root includes; each concern adds its controllers.
+"""HTTP of the way in, one module per concern. ``ROUTES`` is what the composition root includes.
 Thin: the rules are in ``identity.services``."""
 
 from typing import Any
 
 from identity.controllers.auth import AccountController, AuthController
 from identity.controllers.oidc import OidcController
+from identity.controllers.organizations import ROUTES as ORGANIZATION_ROUTES
 
-ROUTES: list[Any] = [AuthController, AccountController, OidcController]
+ROUTES: list[Any] = [AuthController, AccountController, OidcController, *ORGANIZATION_ROUTES]
 
 __all__ = ["ROUTES"]

@@ -80,6 +80,12 @@ class _OtherLinks:
     def reset_password(self, token: str) -> str:
         return f"/elsewhere/reset/{token}"
 
+    def invitation(self, token: str) -> str:
+        return f"/elsewhere/invitations/{token}"
+
+    def organization_members(self, slug: str) -> str:
+        return f"/elsewhere/organizations/{slug}/members"
+
 
 @pytest.fixture
 def other_links() -> Iterator[None]:

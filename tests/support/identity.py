@@ -1,4 +1,6 @@
-"""Helpers of the identity tests: registering like a client would, and the links the outbox holds."""
+"""Helpers of the identity tests: registering like a client would, the links the outbox holds, claims
+filed and decided through the API, invitation links read from the mails the test's SMTP server
+received, and the audit trail."""
 
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ from sqlmodel import col, select
 from allmende.core.db import Database
 from notifications.models import OutboundMail
 from tests.support.factories import csrf_headers
+from allmende.accounts.models import Organization, OrganizationKind
+from allmende.core.audit import AuditEvent
+from tests.support.factories import make_organization
+from tests.support.mail import SmtpSink
 
 STRONG = "Wiesenweg-Rathaus-Fahrrad-7"  # passes the password policy
 LINK = re.compile(r"https?://\S+token=\S+")
@@ -57,3 +63,39 @@ async def last_token(database: Database, address: str, kind: str) -> str:
     assert mails, f"no {kind} mail to {address}"
     assert mails[-1].link
     return token_in(mails[-1].link)
+
+
+EVIDENCE_NOTE = "Rückruf über die Zentrale der Stadtverwaltung, Personalstelle bestätigt."
+
+
+async def town(database: Database, **fields: Any) -> Organization:
+    """A municipality in the register, with its AGS and website."""
+    values: dict[str, Any] = {"name": "Musterstadt", "slug": "musterstadt", "ags": "01058077", "bundesland": "01"}
+    values.update(fields)
+    return await make_organization(database, kind=OrganizationKind.municipality, **values)
+
+
+async def file_claim(http: httpx.AsyncClient, **body: Any) -> httpx.Response:
+    return await http.post("/api/v1/organization-claims", json=body)
+
+
+async def verify(http: httpx.AsyncClient, claim_uuid: str, evidence: str = "manual-check") -> httpx.Response:
+    return await http.post(
+        f"/api/v1/organization-claims/{claim_uuid}/verify", json={"evidence": evidence, "note": EVIDENCE_NOTE}
+    )
+
+
+async def audit_actions(database: Database) -> list[str]:
+    async with database.sessionmaker() as session:
+        rows = await session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))
+        return list(rows)
+
+
+def invitation_token(sink: SmtpSink, address: str) -> str:
+    """The token of the last invitation link mailed to ``address``."""
+    mails = sink.to(address)
+    assert mails, f"no mail to {address}"
+    body = mails[-1].get_content()
+    found = re.findall(r"/einladung/([A-Za-z0-9_-]+)", body)
+    assert found, body
+    return str(found[-1])

@@ -19,6 +19,12 @@ class WebLinks:
     def reset_password(self, token: str) -> str:
         return f"/passwort-neu?token={quote(token)}"
 
+    def invitation(self, token: str) -> str:
+        return f"/einladung/{token}"
+
+    def organization_members(self, slug: str) -> str:
+        return f"/organisationen/{slug}/mitglieder"
+
 
 WEB_LINKS = WebLinks()
 
