@@ -26,7 +26,6 @@ _ = CATALOG.text
 Notice = tuple[Text, Text]  # (subject, body)
 
 
-
 def _role(role: str) -> Text:
     return {
         "owner": _("Inhaberin oder Inhaber"),

@@ -1,19 +1,15 @@
-<<<<<<< HEAD
 """Request and response bodies of the identity API (issue 14)."""
-=======
-"""Request and response bodies of the identity API."""
->>>>>>> 03e6fb7 (Identity: organizations join by claims that moderators verify (four eyes), owners invite colleagues by mail; the last owner stays)
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-<<<<<<< HEAD
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
-from allmende.accounts.schemas import Strict, UserOut
+from allmende.accounts.models import MemberRole
+from allmende.accounts.schemas import OrganizationRef, Strict, UserOut
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
 # The policy (identity.services.passwords) says what a good password is; this only bounds the body.
@@ -142,13 +138,7 @@ class LinkedIdentityOut(BaseModel):
     email: str | None
     created_at: datetime
     last_used_at: datetime | None
-=======
-from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, StringConstraints, model_validator
-
-from allmende.accounts.models import MemberRole
-from allmende.accounts.schemas import OrganizationRef, Strict
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -162,9 +152,9 @@ class VendorClaimIn(Strict):
 
     name: Text200
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
-    register_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)] | None
-    ) = Field(default=None, description="Handelsregister, e.g. 'HRB 12345, Amtsgericht Kiel'")
+    register_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)] | None = (
+        Field(default=None, description="Handelsregister, e.g. 'HRB 12345, Amtsgericht Kiel'")
+    )
     website: AnyHttpUrl | None = None
 
 
@@ -245,4 +235,3 @@ class AcceptedOut(BaseModel):
     role: MemberRole
     email: str
     account_created: bool
->>>>>>> 03e6fb7 (Identity: organizations join by claims that moderators verify (four eyes), owners invite colleagues by mail; the last owner stays)

@@ -13,21 +13,38 @@ from marketplace.models import Solution as Solution  # re-exported: the record t
 
 
 def can_see_drafts_of(principal: Principal, provider_id: int | None) -> bool:
-    """A provider's unpublished solutions, pending edits and moderation reasons."""
-    return moderation.may_see_drafts(principal, provider_id)
+    """A provider's unpublished solutions, pending edits and moderation reasons: also for a claimant whose
+    membership waits for a moderator (issue 14), who writes the drafts."""
+    return moderation.may_see_drafts(principal, provider_id) or principal.may_draft_for(provider_id)
 
 
 def may_edit_for(principal: Principal, provider_id: int | None) -> bool:
-    """Editors (and owners, and write tokens) of a provider create and change its solutions."""
+    """Verified editors (and owners, and write tokens) of a provider submit its solutions for publication."""
     return principal.is_editor_of(provider_id)
 
 
+def may_draft_for(principal: Principal, provider_id: int | None) -> bool:
+    """Editors write drafts for their provider, verified or not: nothing goes public unverified (issue 14)."""
+    return principal.may_draft_for(provider_id)
+
+
 _RULES = moderation.OwnerRules[Solution](lambda solution: solution.provider_id)
-can_see_drafts = _RULES.can_see_drafts
-may_see = _RULES.may_see
-may_edit = _RULES.may_edit
+may_edit = _RULES.may_edit  # submit for publication: verified editors
 may_moderate = _RULES.may_moderate  # four eyes
 may_archive = _RULES.may_archive
+
+
+def can_see_drafts(principal: Principal, solution: Solution) -> bool:
+    return can_see_drafts_of(principal, solution.provider_id)
+
+
+def may_see(principal: Principal, solution: Solution) -> bool:
+    return _RULES.may_see(principal, solution) or can_see_drafts(principal, solution)
+
+
+def may_draft(principal: Principal, solution: Solution) -> bool:
+    """Change the draft (or the pending edit) and delete a never-published draft."""
+    return may_draft_for(principal, solution.provider_id)
 
 
 def may_record_references(principal: Principal, organization_id: int | None) -> bool:

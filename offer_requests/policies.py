@@ -25,6 +25,10 @@ from offer_requests.models import OfferRequest, OfferRequestParticipant, OfferRe
 # - vendor: a member of a vendor the request is addressed to (from the moment it opens);
 # - prospect: a member of any other public body, while the request is open (so it can join).
 #
+# A claimant whose membership waits for a moderator (issue 14: ``Principal.unverified``) relates to the
+# public body only through the drafts they wrote themselves: they prepare a request but do not open it,
+# join bundles or answer offers until the membership is verified.
+#
 # Nobody else sees a request: anonymous callers, vendors not addressed, moderators and admins get a
 # 404, as if it did not exist. A caller who sees a request but may not do an action gets a 403.
 # Offers are sealed while the request is open: participants see who answered, the content only after
@@ -73,6 +77,18 @@ def _may_act(principal: Principal, organization_id: int | None, at_least: Member
     return principal.has_role(organization_id, at_least)
 
 
+def may_draft(principal: Principal, organization_id: int | None) -> bool:
+    """Write an offer-request draft for a public body: its members, and a claimant whose membership waits
+    for a moderator (who opens nothing until verified)."""
+    if _may_act(principal, organization_id):
+        return True
+    return (
+        principal.user is not None
+        and organization_id in principal.unverified
+        and principal.may_draft_for(organization_id)
+    )
+
+
 async def _public_bodies_among(session: AsyncSession, organization_ids: Iterable[int]) -> set[int]:
     ids = set(organization_ids)
     if not ids:
@@ -105,12 +121,21 @@ async def _vendor_ids(session: AsyncSession, request: OfferRequest) -> set[int]:
 
 async def relation_to(session: AsyncSession, principal: Principal, request: OfferRequest) -> Relation:
     relation = Relation(request)
-    mine = set(principal.roles)
+    mine = set(principal.roles) - principal.unverified
+    own_draft = (
+        request.state == OfferRequestState.draft.value
+        and request.requester_id in principal.unverified
+        and principal.user_id is not None
+        and request.created_by_user_id == principal.user_id
+    )
+    if own_draft:
+        relation.requester = True
+        relation.participant_orgs = {request.requester_id}
     if not mine:
         return relation
     active = await _active_participant_ids(session, request)
-    relation.participant_orgs = mine & active
-    relation.requester = request.requester_id in mine
+    relation.participant_orgs |= mine & active
+    relation.requester = relation.requester or request.requester_id in mine
     if request.state != OfferRequestState.draft.value:
         relation.vendor_orgs = mine & await _vendor_ids(session, request)
     if request.state == OfferRequestState.open.value:
@@ -134,13 +159,19 @@ async def load_offer_request(
     return relation
 
 
-def _require_requester(principal: Principal, relation: Relation) -> None:
-    if not (relation.requester and _may_act(principal, relation.request.requester_id)):
+def _require_requester(principal: Principal, relation: Relation, *, drafting: bool = False) -> None:
+    allowed = may_draft if drafting else _may_act
+    if not (relation.requester and allowed(principal, relation.request.requester_id)):
+        if relation.requester and relation.request.requester_id in principal.unverified:
+            raise Forbidden("your membership waits for a moderator's verification; until then you write drafts only")
         raise Forbidden("only the requesting public body does this (API tokens need the write scope)")
 
 
-async def requester_holds(session: AsyncSession, principal: Principal, request_uuid: uuid.UUID) -> OfferRequest:
-    """The request, locked for a change that only its requester makes (edit, open, withdraw, decide)."""
+async def requester_holds(
+    session: AsyncSession, principal: Principal, request_uuid: uuid.UUID, *, drafting: bool = False
+) -> OfferRequest:
+    """The request, locked for a change that only its requester makes (edit, open, withdraw, decide);
+    ``drafting``: a change to the draft, which an unverified claimant may make too."""
     relation = await load_offer_request(session, principal, request_uuid, lock=True)
-    _require_requester(principal, relation)
+    _require_requester(principal, relation, drafting=drafting)
     return relation.request

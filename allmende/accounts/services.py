@@ -532,9 +532,7 @@ async def remove_member(session: AsyncSession, principal: Principal, org: Organi
     )
 
 
-async def members_of(
-    session: AsyncSession, principal: Principal, org: Organization
-) -> list[tuple[User, Membership]]:
+async def members_of(session: AsyncSession, principal: Principal, org: Organization) -> list[tuple[User, Membership]]:
     """The members with their memberships (role, and ``verified_at`` None while a claim waits)."""
     if not principal.is_moderator and not (principal.user is not None and org.id in principal.roles):
         principal.require_role(org.id, MemberRole.member)

@@ -29,6 +29,7 @@ from allmende.web.kit.render import TEMPLATES, provide_locale, template_engine
 from allmende.web.kit.viewer import provide_viewer, signed_in_only
 from allmende.web.knowledge import guides, hub
 from allmende.web.offer_requests import pages as offers
+from allmende.web.organizations import pages as organizations
 from allmende.web.search import pages as search
 
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +53,8 @@ def web_routes() -> list[Any]:
             *signin.ROUTES,
             *account.ROUTES,
             *account_providers.ROUTES,
+            *organizations.ROUTES,  # issue 14: the invitation page works without an account
+            signed_in_router(*organizations.SIGNED_IN),
             signed_in_router(*vendor.ROUTES, *municipality.ROUTES),
             signed_in_router(*guides.SIGNED_IN),
             signed_in_router(*moderation.ROUTES),

@@ -1,20 +1,23 @@
-"""The moderators' queue: submitted solutions and submitted edits; publish, request changes, archive."""
+"""The moderators' queue: submitted solutions and submitted edits; publish, request changes, archive; and
+the organization claims waiting for a decision (issue 14)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import get, post
 from litestar.params import FromPath
 
-from allmende.core.problems import Conflict, Forbidden, PreconditionFailed
+from allmende.core.problems import Conflict, Forbidden, NotFound, PreconditionFailed
 from allmende.core.versions import etag
 from allmende.web.catalog.solution_form import FIELDS, changed_fields, content_rows
 from allmende.web.kit.i18n import gettext
 from allmende.web.kit.render import forbidden, page, redirect
 from allmende.web.kit.viewer import AnyRequest, Caller, Config, Session, Viewer, Who
 from allmende.web.kit.vocabularies import load_vocabularies
+from identity.services import claims
 from marketplace import services as marketplace
 from marketplace.schemas import SolutionOut
 
@@ -49,7 +52,13 @@ def _forbidden(viewer: Viewer) -> Any:
 
 
 async def _queue_page(
-    db_session: Any, principal: Any, settings: Any, viewer: Viewer, *, errors: dict[str, tuple[str, str]] | None = None
+    db_session: Any,
+    principal: Any,
+    settings: Any,
+    viewer: Viewer,
+    *,
+    errors: dict[str, tuple[str, str]] | None = None,
+    claim_errors: dict[str, dict[str, str]] | None = None,
 ) -> Any:
     vocab = await load_vocabularies(db_session)
     solutions = await marketplace.review_queue(db_session)
@@ -71,10 +80,19 @@ async def _queue_page(
         if errors and out.slug in errors:
             item.reason, item.error = errors[out.slug]
         items.append(item)
+    claim_errors = claim_errors or {}
+    pending_claims = await claims.list_claims(db_session, principal, state=claims.ClaimState.pending)
     return page(
         "moderation/moderation.html",
-        {"viewer": viewer, "items": items, "field_count": len(FIELDS)},
-        status=422 if errors else 200,
+        {
+            "viewer": viewer,
+            "items": items,
+            "field_count": len(FIELDS),
+            "claims": [(view.out(), claim_errors.get(str(view.claim.uuid), {})) for view in pending_claims],
+            "own_orgs": set(principal.roles),
+            "claim_ids": {str(view.claim.uuid): view.organization.id for view in pending_claims},
+        },
+        status=422 if errors or claim_errors else 200,
     )
 
 
@@ -136,4 +154,43 @@ async def moderate(
     return redirect("/moderation", notice)
 
 
-ROUTES = [queue, moderate]
+@post("/moderation/antraege/{claim:uuid}/{action:str}", name="web:claim-decide", status_code=303)
+async def decide_claim(
+    request: AnyRequest,
+    claim: FromPath[uuid.UUID],
+    action: FromPath[str],
+    db_session: Session,
+    principal: Caller,
+    settings: Config,
+    viewer: Who,
+) -> Any:
+    """Verify or reject an organization claim: the evidence (verify) and a note (both) are required."""
+    if not viewer.is_moderator:
+        return _forbidden(viewer)
+    form = await request.form()
+    note = str(form.get("note") or "").strip()
+    evidence = str(form.get("evidence") or "")
+    problems: dict[str, str] = {"note": note}
+    if not MIN_REASON <= len(note) <= MAX_REASON:
+        problems["note_error"] = gettext("Bitte halten Sie fest, wie Sie geprüft haben (3 bis 2.000 Zeichen).")
+    if action == "bestaetigen" and evidence not in claims.EVIDENCE:
+        problems["evidence_error"] = gettext("Bitte wählen Sie, worauf die Bestätigung beruht.")
+    if "note_error" in problems or "evidence_error" in problems:
+        return await _queue_page(db_session, principal, settings, viewer, claim_errors={str(claim): problems})
+    try:
+        if action == "bestaetigen":
+            await claims.verify(db_session, principal, claim, evidence=evidence, note=note)
+            notice = "claim-verified"
+        elif action == "ablehnen":
+            await claims.reject(db_session, principal, claim, note=note)
+            notice = "claim-rejected"
+        else:
+            return redirect("/moderation")
+    except Forbidden:
+        notice = "own-organization-claim"
+    except (Conflict, NotFound):
+        notice = "wrong-state"
+    return redirect("/moderation", notice)
+
+
+ROUTES = [queue, moderate, decide_claim]

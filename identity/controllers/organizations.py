@@ -85,7 +85,9 @@ class InvitationController(Controller):
     tags = ["organizations"]  # noqa: RUF012
 
     @get("/")
-    async def list_invitations(self, slug: FromPath[str], db_session: Session, principal: Caller) -> list[InvitationOut]:
+    async def list_invitations(
+        self, slug: FromPath[str], db_session: Session, principal: Caller
+    ) -> list[InvitationOut]:
         org = await accounts.get_organization(db_session, slug)
         return [_invitation_out(v) for v in await invitations.list_open(db_session, principal, org)]
 
@@ -95,7 +97,9 @@ class InvitationController(Controller):
     ) -> Response[InvitationOut]:
         org = await accounts.get_organization(db_session, slug)
         invitation = await invitations.invite(db_session, principal, org, email=data.email, role=data.role)
-        out = _invitation_out(invitations.InvitationView(invitation, principal.user.display_name if principal.user else None))
+        out = _invitation_out(
+            invitations.InvitationView(invitation, principal.user.display_name if principal.user else None)
+        )
         return Response(out, status_code=201)
 
     @delete("/{invitation_uuid:uuid}", status_code=HTTP_204_NO_CONTENT)

@@ -114,7 +114,9 @@ async def _pending_for(session: AsyncSession, organization_id: int) -> Organizat
 _TAKEN = "this organization has a claim waiting for a moderator already"
 
 
-async def file_claim(session: AsyncSession, principal: Principal, data: ClaimIn) -> tuple[OrganizationClaim, Organization]:
+async def file_claim(
+    session: AsyncSession, principal: Principal, data: ClaimIn
+) -> tuple[OrganizationClaim, Organization]:
     user = require_confirmed(principal)
     created = data.vendor is not None
     org = await _new_vendor(session, principal, data) if created else await _public_body(session, data)
@@ -176,7 +178,7 @@ def _domain(address: str | None) -> str | None:
 
 
 def suggested_evidence(email: str | None, organization: Organization) -> str | None:
-    """"official-domain-email" when the address is at the organization's website domain (or below it)."""
+    """ "official-domain-email" when the address is at the organization's website domain (or below it)."""
     site = _domain(organization.website)
     mail_domain = email.rsplit("@", 1)[-1].lower() if email and "@" in email else None
     if site is None or mail_domain is None:
@@ -228,7 +230,9 @@ async def list_claims(
 
 
 async def pending_count(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(OrganizationClaim).where(OrganizationClaim.state == ClaimState.pending.value)
+    query = (
+        select(func.count()).select_from(OrganizationClaim).where(OrganizationClaim.state == ClaimState.pending.value)
+    )
     return int((await session.exec(query)).one())
 
 
@@ -291,7 +295,11 @@ async def verify(
     if membership is None:  # the claimant left meanwhile: verifying puts them back
         membership = Membership(user_id=claimant.id or 0, organization_id=org.id or 0, role=MemberRole.owner.value)
         session.add(membership)
-    role = MemberRole.editor if await _has_verified_owner(session, org.id or 0, besides=claimant.id or 0) else MemberRole.owner
+    role = (
+        MemberRole.editor
+        if await _has_verified_owner(session, org.id or 0, besides=claimant.id or 0)
+        else MemberRole.owner
+    )
     membership.role = role.value
     membership.verified_at = utcnow()
     _decided(claim, principal, ClaimState.verified, note)

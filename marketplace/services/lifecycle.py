@@ -34,7 +34,7 @@ async def _provider_for(session: AsyncSession, principal: Principal, provider_sl
         assert provider is not None
     else:
         provider = await accounts.get_organization(session, provider_slug)
-    if not policies.may_edit_for(principal, provider.id):
+    if not policies.may_draft_for(principal, provider.id):
         principal.require_authenticated()
         raise Forbidden("only editors of the provider organization create its solutions")
     return provider
@@ -100,6 +100,14 @@ async def create_solution(session: AsyncSession, principal: Principal, data: Sol
 def _require_editor(principal: Principal, solution: Solution) -> None:
     principal.require_authenticated()
     if not policies.may_edit(principal, solution):
+        if policies.may_draft(principal, solution):
+            raise Forbidden("your membership waits for a moderator's verification; until then you write drafts only")
+        raise Forbidden("only editors of the provider organization change this solution")
+
+
+def _require_drafter(principal: Principal, solution: Solution) -> None:
+    principal.require_authenticated()
+    if not policies.may_draft(principal, solution):
         raise Forbidden("only editors of the provider organization change this solution")
 
 
@@ -107,7 +115,7 @@ async def update_solution(
     session: AsyncSession, principal: Principal, solution: Solution, changes: dict[str, Any], if_match: str | None
 ) -> Solution:
     """Edit a draft in place; an edit to a published solution becomes its pending version."""
-    _require_editor(principal, solution)
+    _require_drafter(principal, solution)
     await hold_checked(session, solution, if_match)
     external_id = changes.pop("external_id", solution.external_id)
     is_live = WORKFLOW.check_editable(solution)
@@ -187,7 +195,7 @@ async def archive(
 
 
 async def delete_draft(session: AsyncSession, principal: Principal, solution: Solution, if_match: str | None) -> None:
-    _require_editor(principal, solution)
+    _require_drafter(principal, solution)
     await hold_checked(session, solution, if_match, required=False)
     if solution.published_at is not None or solution.state in moderation.PUBLIC_STATES:
         raise Conflict("only drafts that were never published can be deleted; archive published ones", field="state")

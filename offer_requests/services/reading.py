@@ -129,12 +129,25 @@ async def list_offer_requests(
     """The requests the caller may see, newest first; ``relation`` narrows to one way of relating."""
     principal.require_authenticated()
     check_limit(limit)
-    mine = set(principal.roles)
+    mine = set(principal.roles) - principal.unverified
+    # A claimant whose membership waits for a moderator sees the drafts they wrote, nothing else of the body.
+    own_drafts = (
+        and_(
+            col(OfferRequest.state) == OfferRequestState.draft.value,
+            col(OfferRequest.requester_id).in_(principal.unverified),
+            col(OfferRequest.created_by_user_id) == principal.user_id,
+        )
+        if principal.unverified and principal.user_id is not None
+        else false()
+    )
     public_bodies = await _public_bodies_among(session, mine)
-    as_participant = exists().where(
-        col(OfferRequestParticipant.request_id) == col(OfferRequest.id),
-        col(OfferRequestParticipant.organization_id).in_(mine),
-        col(OfferRequestParticipant.left_at).is_(None),
+    as_participant = or_(
+        exists().where(
+            col(OfferRequestParticipant.request_id) == col(OfferRequest.id),
+            col(OfferRequestParticipant.organization_id).in_(mine),
+            col(OfferRequestParticipant.left_at).is_(None),
+        ),
+        own_drafts,
     )
     as_vendor = and_(
         col(OfferRequest.state) != OfferRequestState.draft.value,
@@ -146,7 +159,7 @@ async def list_offer_requests(
     is_open = col(OfferRequest.state) == OfferRequestState.open.value
     joinable = and_(is_open, ~as_participant) if public_bodies else false()
     conditions = {
-        "requester": col(OfferRequest.requester_id).in_(mine),
+        "requester": or_(col(OfferRequest.requester_id).in_(mine), own_drafts),
         "participant": as_participant,
         "vendor": as_vendor,
         "joinable": joinable,

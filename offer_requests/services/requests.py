@@ -27,8 +27,8 @@ from offer_requests.models import (
 from offer_requests.notices import _notify
 from offer_requests.policies import (
     _active_participant_ids,
-    _may_act,
     _vendor_ids,
+    may_draft,
     requester_holds,
 )
 from offer_requests.schemas import OfferRequestCreate, OfferRequestFields
@@ -92,7 +92,7 @@ async def create_offer_request(session: AsyncSession, principal: Principal, data
     principal.require_authenticated()
     now = utcnow()
     org = await _organization_named(session, data.organization, "organization", body=True)
-    if not _may_act(principal, org.id):
+    if not may_draft(principal, org.id):
         raise Forbidden("only members of the public body request offers for it", field="organization")
     if not org.is_public_body:
         raise InvalidInput(
@@ -164,7 +164,7 @@ async def update_offer_request(
 ) -> OfferRequest:
     """Edit a draft (If-Match required). Once open, a request no longer changes: it was sent."""
     now = utcnow()
-    request = await requester_holds(session, principal, request_uuid)
+    request = await requester_holds(session, principal, request_uuid, drafting=True)
     check_version(request.etag, if_match)
     if request.state != OfferRequestState.draft.value:
         raise Conflict(f"only drafts can be edited; this request is {request.state}", field="state")

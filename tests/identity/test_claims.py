@@ -43,7 +43,9 @@ async def test_a_confirmed_person_claims_a_municipality_by_its_ags_and_holds_an_
     membership = await _membership(database, "amt@musterstadt.de", "musterstadt")
     assert membership is not None and membership.role == "owner" and membership.verified_at is None
     members = (await http.get("/api/v1/organizations/musterstadt/members")).json()
-    assert members == [{"email": "amt@musterstadt.de", "display_name": "Test Person", "role": "owner", "verified": False}]
+    assert members == [
+        {"email": "amt@musterstadt.de", "display_name": "Test Person", "role": "owner", "verified": False}
+    ]
     own = (await http.get("/api/v1/organization-claims")).json()
     assert [c["uuid"] for c in own] == [claim["uuid"]]
     assert "organization_claim.file" in await audit_actions(database)
@@ -92,7 +94,9 @@ async def test_a_second_claim_for_the_same_ags_is_refused_and_nothing_is_written
     assert await _membership(database, "second@example.org", "musterstadt") is None
 
 
-async def test_an_unknown_key_or_a_vendor_slug_is_not_a_public_body(client: httpx.AsyncClient, database: Database) -> None:
+async def test_an_unknown_key_or_a_vendor_slug_is_not_a_public_body(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     vendor = await make_user(database, email="v@example.org")
     http = await signed_in(client, vendor.email)
     assert (await file_claim(http, key="99999999")).json()["field"] == "organization"
@@ -223,5 +227,7 @@ async def test_a_decision_names_its_evidence_and_a_note(
         f"/api/v1/organization-claims/{claim['uuid']}/verify", json={"evidence": evidence, "note": "ok"}
     )
     assert response.status_code == 422 and response.json()["field"] == "evidence"
-    without_note = await mod.post(f"/api/v1/organization-claims/{claim['uuid']}/verify", json={"evidence": "manual-check"})
+    without_note = await mod.post(
+        f"/api/v1/organization-claims/{claim['uuid']}/verify", json={"evidence": "manual-check"}
+    )
     assert without_note.status_code == 422 and without_note.json()["field"] == "note"

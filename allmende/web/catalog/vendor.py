@@ -45,13 +45,16 @@ class Row:
         return self.out.moderation_reason if self.out.state == "changes_requested" else None
 
 
-def row_for(out: SolutionOut, may_edit: bool) -> Row:
+def row_for(out: SolutionOut, may_edit: bool, may_draft: bool | None = None) -> Row:
+    """``may_edit``: submit for publication; ``may_draft`` (default: the same): change the draft. A claimant
+    whose membership waits for a moderator drafts but does not submit (issue 14)."""
+    may_draft = may_edit if may_draft is None else may_draft
     pending = out.pending.state if out.pending else None
     editable = out.state in ("draft", "changes_requested") or (out.state == "published" and pending != "submitted")
     submittable = out.state in ("draft", "changes_requested") or (
         out.state == "published" and pending in ("draft", "changes_requested")
     )
-    return Row(out=out, can_edit=may_edit and editable, can_submit=may_edit and submittable)
+    return Row(out=out, can_edit=may_draft and editable, can_submit=may_edit and submittable)
 
 
 def _etag(solution: Solution, version: str) -> str:
@@ -65,8 +68,13 @@ async def dashboard(request: AnyRequest, db_session: Session, principal: Caller,
         org = membership.organization
         outs = await marketplace.list_for_provider(db_session, principal, org, settings.base_url)
         may_edit = policies.may_edit_for(principal, org.id)
+        may_draft = policies.may_draft_for(principal, org.id)
         sections.append(
-            (accounts.organization_out(org, settings.base_url), may_edit, [row_for(o, may_edit) for o in outs])
+            (
+                accounts.organization_out(org, settings.base_url),
+                may_draft,
+                [row_for(o, may_edit, may_draft) for o in outs],
+            )
         )
     return page("catalog/vendor.html", {"viewer": viewer, "sections": sections})
 
@@ -139,7 +147,7 @@ async def create_solution(request: AnyRequest, db_session: Session, principal: C
 
 async def _editable(db_session: Any, principal: Any, slug: str) -> Solution:
     solution = await marketplace.get_solution(db_session, principal, slug)
-    if not policies.may_edit(principal, solution):
+    if not policies.may_draft(principal, solution):
         raise Forbidden("editors only")
     return solution
 

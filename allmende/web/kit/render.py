@@ -89,6 +89,30 @@ NOTICES: dict[str, tuple[str, str]] = {
     "session-gone": ("error", N_("Diese Sitzung war bereits beendet.")),
     "sessions-ended": ("success", N_("Alle anderen Sitzungen wurden beendet.")),
     "account-deleted": ("success", N_("Ihr Konto wurde gelöscht.")),
+    # issue 14: organizations join the platform
+    "claim-filed": (
+        "success",
+        N_("Ihr Antrag ist gestellt. Die Moderation prüft ihn; bis dahin können Sie Entwürfe vorbereiten."),
+    ),
+    "claim-verified": ("success", N_("Der Antrag ist bestätigt. Die Person wurde benachrichtigt.")),
+    "claim-rejected": ("success", N_("Der Antrag ist abgelehnt. Die Person wurde benachrichtigt.")),
+    "own-organization-claim": (
+        "error",
+        N_("Anträge für die eigene Organisation prüfen andere Moderatorinnen und Moderatoren (Vier-Augen-Prinzip)."),
+    ),
+    "invitation-sent": ("success", N_("Die Einladung ist per E-Mail unterwegs.")),
+    "invitation-revoked": ("success", N_("Die Einladung wurde zurückgezogen; ihr Link gilt nicht mehr.")),
+    "invitation-accepted": ("success", N_("Willkommen! Sie gehören jetzt zur Organisation.")),
+    "role-changed": ("success", N_("Die Rolle wurde geändert.")),
+    "member-removed": ("success", N_("Das Mitglied wurde entfernt.")),
+    "left": ("success", N_("Sie haben die Organisation verlassen.")),
+    "last-owner": (
+        "error",
+        N_(
+            "Eine Organisation behält mindestens eine Inhaberin oder einen Inhaber. "
+            "Ernennen Sie zuerst eine andere Person."
+        ),
+    ),
     "guide-stale": (
         "error",
         N_("Der Leitfaden wurde inzwischen geändert. Bitte prüfen Sie die Versionen und versuchen Sie es erneut."),

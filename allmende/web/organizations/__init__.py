@@ -1,0 +1,1 @@
+"""Organizations join the platform: claims, members and invitations (issue 14)."""
