@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from litestar.stores.base import Store
+from litestar.stores.base import NamespacedStore, Store
+from litestar.stores.registry import StoreRegistry
 
 from allmende.core.problems import Problem
 
@@ -101,3 +102,12 @@ class Throttle:
     async def forget(self, action: str, *, account: str) -> None:
         """A success that should not count against the account (a correct current password)."""
         await self.store.delete(_key(f"{action}:account", account))
+
+
+def throttle_in(stores: StoreRegistry, namespace: str) -> LoginThrottle:
+    """A throttle of its own (``namespace``: "invitation", …) for another endpoint that takes a secret, in
+    the app's shared store (the one the sessions use: Redis in production)."""
+    store = stores.get("sessions")
+    if not isinstance(store, NamespacedStore):
+        raise TypeError("the sessions store must support namespaces")
+    return LoginThrottle(store.with_namespace(namespace))

@@ -13,9 +13,10 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from allmende.accounts import services as accounts
+from allmende.accounts.models import MemberRole
 from allmende.accounts.principal import Principal
 from allmende.accounts.schemas import OrganizationRef
-from allmende.accounts.throttle import LoginThrottle
+from allmende.accounts.throttle import LoginThrottle, throttle_in
 from allmende.core.problems import Problem
 from identity.models import ClaimState
 from identity.schemas import (
@@ -72,7 +73,7 @@ def _invitation_out(view: invitations.InvitationView) -> InvitationOut:
     return InvitationOut(
         uuid=invitation.uuid,
         email=invitation.email,
-        role=invitation.role,  # type: ignore[arg-type]
+        role=MemberRole(invitation.role),
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
         expired=view.expired,
@@ -112,7 +113,7 @@ class InvitationController(Controller):
 
 def invitation_throttle(request: Request[Any, Any, Any]) -> LoginThrottle:
     """Failed uses of invitation links, per link and per client, in the shared store (Redis in production)."""
-    return LoginThrottle(request.app.stores.get("sessions").with_namespace("invitation"))
+    return throttle_in(request.app.stores, "invitation")
 
 
 def client_of(request: Request[Any, Any, Any]) -> str:

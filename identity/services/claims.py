@@ -47,6 +47,8 @@ from identity.models import ClaimState, OrganizationClaim
 from identity.schemas import ClaimIn, ClaimOut
 from notifications import services as notifications
 
+__all__ = ["EVIDENCE", "ClaimState", "ClaimView", "file_claim", "list_claims", "reject", "verify"]
+
 OFFICIAL_DOMAIN_EMAIL = "official-domain-email"
 MANUAL_CHECK = "manual-check"
 EVIDENCE = (OFFICIAL_DOMAIN_EMAIL, MANUAL_CHECK)
@@ -203,7 +205,7 @@ class ClaimView:
             claimant_email=claimant.email if claimant else None,
             claimant_name=claimant.display_name if claimant else None,
             details=details,
-            suggested_evidence=suggested_evidence(claimant.email if claimant else None, org),  # type: ignore[arg-type]
+            suggested_evidence=suggested_evidence(claimant.email if claimant else None, org),
             evidence=claim.evidence,
             note=claim.note,
             created_at=claim.created_at,

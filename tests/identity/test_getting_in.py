@@ -68,7 +68,7 @@ async def test_a_person_brings_their_municipality_onto_the_platform_and_a_collea
     second = await colleague.put("/api/v1/solutions/qgis/references/kiel", json={"mode": "own-operation"})
     assert first.status_code == 200, first.text
     assert second.status_code == 200, second.text
-    used = {r["solution"]["slug"] for r in (await client.get("/api/v1/organizations/kiel/references")).json()}
+    used = {r["solution"] for r in (await client.get("/api/v1/organizations/kiel/references")).json()}
     assert {"masterportal", "qgis"} <= used
 
     actions = await audit_actions(database)

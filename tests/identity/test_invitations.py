@@ -202,3 +202,10 @@ async def test_guessing_links_is_throttled(client: httpx.AsyncClient, database: 
         for n in range(21)
     ]
     assert statuses[:20] == [404] * 20 and statuses[20] == 429
+
+
+def test_the_mails_of_joining_are_translated() -> None:
+    from identity.organization_notices import CATALOG
+
+    assert CATALOG.extracted_ids()
+    assert CATALOG.untranslated("en") == []

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from allmende.accounts import services as accounts
 from allmende.accounts.models import MemberRole, OrganizationKind
-from allmende.accounts.throttle import LoginThrottle
+from allmende.accounts.throttle import throttle_in
 from allmende.core.problems import Conflict, Forbidden, NotFound, Problem
 from allmende.web.kit.forms import FormState
 from allmende.web.kit.i18n import N_, gettext
@@ -134,7 +134,7 @@ async def claim_vendor(
     form = JoinForm(values={k: str(raw.get(k) or "").strip() for k in VENDOR_FIELDS})
     vendor = {k: form.text(k) for k in VENDOR_FIELDS if form.text(k)}
     try:
-        data = ClaimIn(vendor=vendor)  # type: ignore[arg-type]
+        data = ClaimIn(vendor=vendor)
     except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][1]) if len(error["loc"]) > 1 else "name"
@@ -325,7 +325,7 @@ async def accept(request: AnyRequest, token: FromPath[str], db_session: Session,
     raw = await request.form()
     form = AcceptForm(values={"name": str(raw.get("name") or "").strip()[:200]})
     password = str(raw.get("password") or "")[:1024]
-    throttle = LoginThrottle(request.app.stores.get("sessions").with_namespace("invitation"))
+    throttle = throttle_in(request.app.stores, "invitation")
     client = request.client.host if request.client else "unknown"
     try:
         await throttle.check(email=token, client=client)
