@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlmodel import col, select
 
-from allmende.core.db import Database
-from notifications.models import OutboundMail
-from tests.support.factories import csrf_headers
-from allmende.accounts.models import Organization, OrganizationKind
+from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, User
 from allmende.core.audit import AuditEvent
-from tests.support.factories import make_organization
+from allmende.core.db import Database
+from allmende.core.types import utcnow
+from notifications.models import OutboundMail
+from tests.support.factories import csrf_headers, make_organization, make_user
 from tests.support.mail import SmtpSink
 
 STRONG = "Wiesenweg-Rathaus-Fahrrad-7"  # passes the password policy
@@ -99,3 +99,21 @@ def invitation_token(sink: SmtpSink, address: str) -> str:
     found = re.findall(r"/einladung/([A-Za-z0-9_-]+)", body)
     assert found, body
     return str(found[-1])
+
+
+async def unverified_owner(database: Database, org: Organization) -> str:
+    """A person whose claim to ``org`` waits for a moderator: an owner's membership without ``verified_at``."""
+    user = await make_user(database)
+    async with database.unit_of_work() as session:
+        membership = Membership(user_id=user.id or 0, organization_id=org.id or 0, role=MemberRole.owner.value)
+        session.add(membership)
+        await session.flush()
+        membership.verified_at = None  # the column's default would fill in a None given on INSERT
+    return user.email
+
+
+async def verify_membership(database: Database, email: str) -> None:
+    async with database.unit_of_work() as session:
+        user = (await session.exec(select(User).where(User.email == email))).one()
+        for membership in await session.exec(select(Membership).where(Membership.user_id == user.id)):
+            membership.verified_at = utcnow()
