@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from allmende.accounts.models import MemberRole, Membership, Organization, OrganizationKind, PlatformRole, User
 from allmende.core.db import Database
@@ -128,7 +128,9 @@ def _colleague_role(expected: str | None) -> Any:
         async with db.sessionmaker() as session:
             role = (
                 await session.exec(
-                    select(Membership.role).join(User, User.id == Membership.user_id).where(User.email == w.colleague)
+                    select(Membership.role)
+                    .join(User, col(User.id) == Membership.user_id)
+                    .where(User.email == w.colleague)
                 )
             ).first()
         assert role == (expected if ok else "member")
