@@ -221,7 +221,6 @@ ROUTES = [
     readyz,
     *IDENTITY_ROUTES,  # issue 14: sign-in, registration, links, sessions, the account, single sign-on
     OrganizationController,
-    *IDENTITY_ROUTES,  # issue 14
     *MARKETPLACE_ROUTES,
     *OFFER_REQUEST_ROUTES,
     *KNOWLEDGE_ROUTES,

@@ -1,10 +1,7 @@
-"""Issue 14, "Done when": a person with a confirmed address claims a seeded municipality, is verified by a
-moderator, invites a colleague by e-mail (received by a real SMTP server), the colleague accepts through
-the link in that mail by choosing a name and password, and both then record a reference for the
-municipality. Before the verification the claimant's reference is refused.
-
-TRANSITION: the person is made by the factories with a confirmed address; once the registration API
-(``POST /api/v1/auth/register`` with the confirmation mail) is merged, the test registers through it.
+"""Issue 14, "Done when": a person registers and confirms the address through the mail a real SMTP server
+received, claims a seeded municipality, is verified by a moderator, invites a colleague by e-mail, the
+colleague accepts through the link in that mail by choosing a name and password, and both then record a
+reference for the municipality. Before the verification the claimant's reference is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from allmende.accounts.models import PlatformRole
 from allmende.app import Adapters
 from allmende.core.db import Database
 from tests.support.factories import csrf_headers, make_user, signed_in
-from tests.support.identity import audit_actions, invitation_token, verify
+from tests.support.identity import STRONG, audit_actions, invitation_token, post, register, token_in, verify
 from tests.support.jobs import queue_of
 from tests.support.mail import SmtpSink, use_smtp
 
@@ -30,9 +27,14 @@ async def test_a_person_brings_their_municipality_onto_the_platform_and_a_collea
     client: httpx.AsyncClient, database: Database, adapters: Adapters, smtp: SmtpSink
 ) -> None:
     use_smtp(adapters, smtp)
-    await make_user(database, email=CLAIMANT)
+    # Registration with double opt-in: the confirmation link arrives at the SMTP server.
+    assert (await register(client, CLAIMANT, name="Dana Digital")).status_code == 202
+    await queue_of(adapters).run_pending(wait_for_retries=True)
+    [confirmation] = smtp.to(CLAIMANT)
+    confirmed = await post(client, "/api/v1/auth/confirm-email", {"token": token_in(confirmation.get_content())})
+    assert confirmed.status_code == 200, confirmed.text
     moderator = await make_user(database, role=PlatformRole.moderator)
-    claimant = await signed_in(client, CLAIMANT)
+    claimant = await signed_in(client, CLAIMANT, STRONG)
 
     # The claim: Kiel from the register, by its AGS. Until a moderator verifies it, no reference.
     claim = await claimant.post("/api/v1/organization-claims", json={"key": KIEL_AGS, "statement": "Amt für Digitales"})

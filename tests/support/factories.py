@@ -80,10 +80,10 @@ async def make_user_in(database: Database, org: Organization, role: MemberRole) 
     return user
 
 
-async def signed_in(client: httpx.AsyncClient, email: str) -> httpx.AsyncClient:
+async def signed_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
     """A browser-like client of its own on the same app, signed in, that sends the CSRF header with every write."""
     http = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-    assert (await login(http, email)).status_code == 201
+    assert (await login(http, email, password)).status_code == 201
     http.headers.update(csrf_headers(http))
     return http
 
