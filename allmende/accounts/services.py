@@ -67,23 +67,27 @@ async def create_user(
         raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
     if await get_user_by_email(session, email) is not None:
         raise Conflict("a user with this e-mail address exists already", field="email")
-    user = User(
-        email=email,
-        display_name=display_name.strip() or email,
-        password_hash=hash_password(password),
-        platform_role=platform_role.value if platform_role else None,
-        email_confirmed_at=utcnow(),  # made by an operator, who vouches for the address (issue 14)
+    # made by an operator, who vouches for the address (issue 14)
+    return await add_user(
+        session,
+        User(
+            email=email,
+            display_name=display_name.strip() or email,
+            password_hash=hash_password(password),
+            platform_role=platform_role.value if platform_role else None,
+            email_confirmed_at=utcnow(),
+        ),
+        action="user.create",
+        how={"platform_role": platform_role.value if platform_role else None},
     )
+
+
+async def add_user(session: AsyncSession, user: User, *, action: str, how: dict[str, Any]) -> User:
+    """Every way an account comes to be (an operator, a registration, an invitation, a sign-in provider)
+    ends here: the row, and the audit event that says how (``how``), by the person themselves."""
     session.add(user)
     await session.flush()
-    record_audit(
-        session,
-        action="user.create",
-        record_type="user",
-        record_uuid=user.uuid,
-        actor_user_id=user.id,
-        data={"platform_role": user.platform_role},
-    )
+    record_audit(session, action=action, record_type="user", record_uuid=user.uuid, actor_user_id=user.id, data=how)
     return user
 
 

@@ -246,21 +246,17 @@ async def accept(
         if not password:
             raise InvalidInput("choose a password", field="password")
         passwords.check(password, email=invitation.email, name=name)
-        user = User(
-            email=invitation.email,
-            display_name=name,
-            password_hash=hash_password(password),
-            email_confirmed_at=utcnow(),
-        )
-        session.add(user)
-        await session.flush()
-        record_audit(
+        # The link proves the address: the account is confirmed from the start.
+        user = await accounts.add_user(
             session,
+            User(
+                email=invitation.email,
+                display_name=name,
+                password_hash=hash_password(password),
+                email_confirmed_at=utcnow(),
+            ),
             action="user.create",
-            record_type="user",
-            record_uuid=user.uuid,
-            actor_user_id=user.id,
-            data={"by": "invitation", "invitation": str(invitation.uuid)},
+            how={"by": "invitation", "invitation": str(invitation.uuid)},
         )
         created = True
     await _take(session, invitation, user)

@@ -322,16 +322,11 @@ async def _account_for(
     raw_name = claims.get("name")
     name = raw_name.strip()[:200] if isinstance(raw_name, str) and raw_name.strip() else email
     now = utcnow()
-    user = User(email=email, display_name=name, password_hash=NO_PASSWORD, email_confirmed_at=now)
-    session.add(user)
-    await session.flush()
-    record_audit(
+    user = await accounts.add_user(
         session,
+        User(email=email, display_name=name, password_hash=NO_PASSWORD, email_confirmed_at=now),
         action="user.create",
-        record_type="user",
-        record_uuid=user.uuid,
-        actor_user_id=user.id,
-        data={"method": f"oidc:{chosen.name}"},
+        how={"method": f"oidc:{chosen.name}"},
     )
     return Outcome(user=user, provider=chosen, linking=False, created=True)
 

@@ -68,15 +68,17 @@ async def register(session: AsyncSession, *, email: str, display_name: str, pass
             link=web_links.reset_password(token),
         )
         return
-    user = User(email=address, display_name=name, password_hash=password_hash, language=language)
-    session.add(user)
-    await session.flush()
+    user = await accounts.add_user(
+        session,
+        User(email=address, display_name=name, password_hash=password_hash, language=language),
+        action="user.register",
+        how={},
+    )
     token = links.issue(session, user, TokenPurpose.confirm_email)
     subject, body = notices.confirm_registration(name)
     notifications.mail_to(
         session, address, "identity.confirm", subject, body, language=language, link=web_links.confirm_email(token)
     )
-    record_audit(session, action="user.register", record_type="user", record_uuid=user.uuid, actor_user_id=user.id)
 
 
 async def confirm_email(session: AsyncSession, token: str) -> Confirmed:
