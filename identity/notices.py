@@ -1,6 +1,8 @@
-"""What the way in mails: the confirmation of an address, a reset link, and the warnings that go with
-changes to an account. German message ids in this package's own gettext catalog
-(``locale/<lang>/LC_MESSAGES/notices.po``), rendered in the recipient's language when the mail is written
+"""What the way in mails: the confirmation of an address, a reset link, the warnings that go with
+changes to an account, the invitation to an organization and the decision on a claim. An invitation
+goes to an address that may have no account yet, so it is written in German, the platform's language;
+everything else in the recipient's language. German message ids in this package's own gettext catalog
+(``locale/<lang>/LC_MESSAGES/notices.po``), rendered when the mail is written
 (``notifications.services.mail_to``); links come from the link builder (``allmende.core.links``).
 
 These mails go to an address, not to an inbox: a link in them is a secret for that mailbox only.
@@ -11,9 +13,10 @@ translate the new entries; ``… check identity.notices`` lists untranslated one
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from allmende.core.translation import Catalog, Text
+from allmende.core.translation import Catalog, Moment, Text
 
 CATALOG = Catalog(
     directory=Path(__file__).parent / "locale",
@@ -116,5 +119,55 @@ def account_deleted() -> Notice:
         _(
             "Ihr Allmende-Konto wurde gelöscht. Ihr Name und Ihre E-Mail-Adresse sind entfernt; was Sie für "
             "eine Organisation geschrieben haben, bleibt bei ihr."
+        ),
+    )
+
+
+# --- joining an organization ---------------------------------------------------------------------------
+
+
+def _role(role: str) -> Text:
+    return {
+        "owner": _("Inhaberin oder Inhaber"),
+        "editor": _("Redakteurin oder Redakteur"),
+        "member": _("Mitglied"),
+    }.get(role, _("Mitglied"))
+
+
+def invitation(organization: str, inviter: str, role: str, expires_at: datetime) -> Notice:
+    return (
+        _("Einladung zu %(organization)s auf Allmende", organization=organization),
+        _(
+            "%(inviter)s lädt Sie ein, auf Allmende für %(organization)s mitzuarbeiten (Rolle: %(role)s). "
+            "Über den folgenden Link nehmen Sie die Einladung an; haben Sie noch kein Konto, legen Sie dort "
+            "eines an. Der Link gilt bis %(expires)s und nur einmal. Wenn Sie die Einladung nicht erwartet "
+            "haben, ignorieren Sie diese Nachricht.",
+            inviter=inviter,
+            organization=organization,
+            role=_role(role),
+            expires=Moment(expires_at),
+        ),
+    )
+
+
+def claim_verified(organization: str, role: str) -> Notice:
+    return (
+        _("Bestätigt: Sie handeln für %(organization)s", organization=organization),
+        _(
+            "Die Moderation hat bestätigt, dass Sie für %(organization)s handeln. Ihre Rolle: %(role)s. "
+            "Sie können jetzt Entwürfe zur Veröffentlichung einreichen und Kolleginnen und Kollegen einladen.",
+            organization=organization,
+            role=_role(role),
+        ),
+    )
+
+
+def claim_rejected(organization: str, note: str) -> Notice:
+    return (
+        _("Nicht bestätigt: %(organization)s", organization=organization),
+        _(
+            "Die Moderation konnte nicht bestätigen, dass Sie für %(organization)s handeln. Begründung: %(note)s",
+            organization=organization,
+            note=note,
         ),
     )

@@ -42,7 +42,7 @@ from allmende.core.audit import record_for
 from allmende.core.problems import Conflict, Forbidden, NotFound
 from allmende.core.records import claim_slug
 from allmende.core.types import utcnow
-from identity import organization_notices as notices
+from identity import notices
 from identity.models import ClaimState, OrganizationClaim
 from identity.schemas import ClaimIn, ClaimOut
 from notifications import services as notifications

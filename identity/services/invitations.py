@@ -26,7 +26,7 @@ from allmende.core.audit import record_audit, record_for
 from allmende.core.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from allmende.core.security import hash_password, token_digest
 from allmende.core.types import utcnow
-from identity import organization_notices as notices
+from identity import notices
 from identity.models import Invitation
 from identity.services import passwords
 from notifications import services as notifications

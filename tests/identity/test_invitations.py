@@ -205,7 +205,7 @@ async def test_guessing_links_is_throttled(client: httpx.AsyncClient, database: 
 
 
 def test_the_mails_of_joining_are_translated() -> None:
-    from identity.organization_notices import CATALOG
+    from identity.notices import CATALOG
 
     assert CATALOG.extracted_ids()
     assert CATALOG.untranslated("en") == []
