@@ -305,6 +305,11 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
                 use_cache=True,
                 sync_to_thread=False,
             ),
+            "code_throttle": Provide(  # issue 14: second-factor codes
+                lambda: identity_services.second_factor.throttle(store.with_namespace("second-factor")),
+                use_cache=True,
+                sync_to_thread=False,
+            ),
         },
         middleware=[
             RequestContextMiddleware,

@@ -235,3 +235,40 @@ class AcceptedOut(BaseModel):
     role: MemberRole
     email: str
     account_created: bool
+
+
+# --- two-factor login -------------------------------------------------------------------------------
+
+
+class CodeIn(Strict):
+    """A current code from the authenticator app (6 digits) or one of the recovery codes."""
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+class SecondFactorGiven(BaseModel):
+    method: str = Field(description="totp or recovery-code")
+    recovery_codes_left: int
+
+
+class TotpStatusOut(BaseModel):
+    enabled: bool
+    enabled_at: datetime | None
+    required: bool = Field(description="moderators and admins: always on, cannot be turned off")
+    pending: bool = Field(description="set-up started, waiting for the first code")
+    recovery_codes_left: int
+
+
+class TotpEnrollmentOut(BaseModel):
+    """The pending secret, as text and as an otpauth:// URI for an authenticator app."""
+
+    secret: str
+    otpauth_uri: str
+    digits: int
+    period: int
+
+
+class RecoveryCodesOut(BaseModel):
+    """Shown this once: store them somewhere safe. Each works once instead of a code from the app."""
+
+    recovery_codes: list[str]

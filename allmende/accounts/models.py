@@ -97,6 +97,9 @@ class User(SQLModel, table=True):
     # TOTP (RFC 6238): the shared secret, in effect once confirmed with a first code.
     totp_secret: str | None = Field(default=None, max_length=64)
     totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The time step (RFC 6238, 30 s) of the last accepted code: a code is taken only for a later step, so
+    # a used code (or an older one still in the window) cannot be used again.
+    totp_last_step: int | None = Field(default=None)
     # Notices always reach the inbox; this says whether they also come by e-mail.
     mail_notices: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     # Set when the person deleted the account: name and address are anonymised, the row stays so that

@@ -88,12 +88,17 @@ class Principal:
     def require_moderator(self) -> None:
         self.require_authenticated()
         if not self.is_moderator:
-            raise Forbidden("Only moderators and admins may do this.")
+            raise Forbidden("Only moderators and admins may do this." + self._second_factor_hint())
 
     def require_admin(self) -> None:
         self.require_authenticated()
         if not self.is_admin:
-            raise Forbidden("Only admins may do this.")
+            raise Forbidden("Only admins may do this." + self._second_factor_hint())
+
+    def _second_factor_hint(self) -> str:
+        if self.user is not None and self.user.platform_role is not None and not self.second_factor:
+            return " Give the second factor of this sign-in first (POST /api/v1/auth/second-factor)."
+        return ""
 
     def require_role(self, organization_id: int | None, at_least: MemberRole) -> None:
         self.require_authenticated()

@@ -115,7 +115,9 @@ async def principal_of(session: AsyncSession, user: User, *, second_factor: bool
     memberships = list(await session.exec(select(Membership).where(Membership.user_id == user.id)))
     return Principal(
         user=user,
-        roles={m.organization_id: MemberRole(m.role) for m in memberships},
+        # A session waiting for its second factor acts for nobody yet: a person who turned it on is
+        # protected by it in their organizations too, not only in their platform role.
+        roles={m.organization_id: MemberRole(m.role) for m in memberships} if second_factor else {},
         unverified=frozenset(m.organization_id for m in memberships if m.verified_at is None),
         second_factor=second_factor,
     )

@@ -1,7 +1,9 @@
-"""Login throttling: a few failures per account and per client, then a pause.
+"""Throttling of secrets: a few failures per account and per client, then a pause.
 
-Counts live in a Litestar store (memory in the embedded profile, Redis in production), so every
-app process shares them in production.
+Sign-in uses it with its defaults; other endpoints that take a secret (second-factor codes) make their
+own instance in a store namespace of their own, with their own limits and words. Counts live in a
+Litestar store (memory in the embedded profile, Redis in production), so every app process shares them
+in production.
 """
 
 from __future__ import annotations
@@ -24,8 +26,20 @@ def _key(kind: str, value: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, store: Store) -> None:
+    """``email`` in the methods is the account's key: its address for sign-in, its uuid for codes."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        per_account: int = MAX_FAILURES_PER_ACCOUNT,
+        per_client: int = MAX_FAILURES_PER_CLIENT,
+        attempts: str = "sign-in attempts",
+    ) -> None:
         self.store = store
+        self.per_account = per_account
+        self.per_client = per_client
+        self.attempts = attempts
 
     async def _count(self, key: str) -> int:
         raw = await self.store.get(key)
@@ -33,11 +47,11 @@ class LoginThrottle:
 
     async def check(self, *, email: str, client: str) -> None:
         if (
-            await self._count(_key("account", email)) >= MAX_FAILURES_PER_ACCOUNT
-            or await self._count(_key("client", client)) >= MAX_FAILURES_PER_CLIENT
+            await self._count(_key("account", email)) >= self.per_account
+            or await self._count(_key("client", client)) >= self.per_client
         ):
             raise Problem(
-                "too many failed sign-in attempts; wait a few minutes and try again",
+                f"too many failed {self.attempts}; wait a few minutes and try again",
                 status=429,
                 type_slug="too-many-requests",
                 headers={"Retry-After": str(WINDOW_SECONDS)},

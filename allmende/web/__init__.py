@@ -22,6 +22,7 @@ from litestar.template.config import TemplateConfig
 from allmende.web import inbox, moderation, signin
 from allmende.web.account import pages as account
 from allmende.web.account import providers as account_providers
+from allmende.web.account import second_factor as account_second_factor
 from allmende.web.catalog import municipality, vendor
 from allmende.web.catalog import pages as catalog
 from allmende.web.kit.errors import PAGE_HANDLERS, html_aware
@@ -55,6 +56,7 @@ def web_routes() -> list[Any]:
             *account_providers.ROUTES,
             *organizations.ROUTES,  # issue 14: the invitation page works without an account
             signed_in_router(*organizations.SIGNED_IN),
+            *account_second_factor.ROUTES,
             signed_in_router(*vendor.ROUTES, *municipality.ROUTES),
             signed_in_router(*guides.SIGNED_IN),
             signed_in_router(*moderation.ROUTES),
@@ -62,6 +64,7 @@ def web_routes() -> list[Any]:
             signed_in_router(*inbox.ROUTES, back=inbox.INBOX),
             signed_in_router(*account.SIGNED_IN, back=account.KONTO),
             signed_in_router(*account_providers.SIGNED_IN, back=account_providers.PROVIDERS_PAGE),
+            signed_in_router(*account_second_factor.SIGNED_IN, back=account_second_factor.ACCOUNT),
         ],
         dependencies={"viewer": Provide(provide_viewer)},
         before_request=provide_locale,

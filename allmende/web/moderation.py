@@ -17,6 +17,7 @@ from allmende.web.kit.i18n import gettext
 from allmende.web.kit.render import forbidden, page, redirect
 from allmende.web.kit.viewer import AnyRequest, Caller, Config, Session, Viewer, Who
 from allmende.web.kit.vocabularies import load_vocabularies
+from allmende.web.signin import second_factor_step
 from identity.services import claims
 from marketplace import services as marketplace
 from marketplace.schemas import SolutionOut
@@ -48,6 +49,10 @@ class QueueItem:
 
 
 def _forbidden(viewer: Viewer) -> Any:
+    user = viewer.principal.user
+    if user is not None and user.platform_role and not viewer.principal.second_factor:
+        # A moderator signed in with the password alone: the code first, then the queue.
+        return redirect(second_factor_step("/moderation"))
     return forbidden(viewer, gettext("Die Prüfwarteschlange sehen nur Moderatorinnen und Moderatoren."))
 
 

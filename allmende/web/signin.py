@@ -16,8 +16,6 @@ from allmende.web.kit.render import page, redirect, safe_next
 from allmende.web.kit.viewer import AnyRequest, Config, Session, Viewer, Who
 from identity.services import oidc, sessions, signin
 
-SECOND_FACTOR = "/anmelden/zweiter-faktor"  # the second factor's page (issue 14, item 6)
-
 
 def home_for(viewer: Viewer) -> str:
     """Where a person lands after signing in, if no page asked for it."""
@@ -28,6 +26,14 @@ def home_for(viewer: Viewer) -> str:
     if viewer.public_orgs:
         return "/kommune"
     return "/"
+
+
+SECOND_FACTOR = "/anmelden/zweiter-faktor"  # the second factor's page (issue 14, item 6)
+
+
+def second_factor_step(target: str) -> str:
+    """The second step of signing in, then ``target`` (or the person's own start page)."""
+    return SECOND_FACTOR + (f"?next={quote(target, safe='/')}" if target else "")
 
 
 @get("/anmelden", name="web:login")
@@ -101,7 +107,7 @@ async def login(
     )
     request.set_session(sessions.session_cookie(user, login))
     if login.second_factor_at is None:  # the code comes first; the page after it goes on to ``next``
-        return redirect(f"{SECOND_FACTOR}?next={quote(target or '/', safe='/')}")
+        return redirect(second_factor_step(target or "/"))
     principal = await accounts.principal_of(db_session, user)
     assert principal is not None
     signed_in = Viewer(principal=principal, memberships=await accounts.memberships_of(db_session, user.id or 0))

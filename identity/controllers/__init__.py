@@ -6,7 +6,8 @@ from typing import Any
 from identity.controllers.auth import AccountController, AuthController
 from identity.controllers.oidc import OidcController
 from identity.controllers.organizations import ROUTES as ORGANIZATION_ROUTES
+from identity.controllers.second_factor import SecondFactorController
 
-ROUTES: list[Any] = [AuthController, AccountController, OidcController, *ORGANIZATION_ROUTES]
+ROUTES: list[Any] = [AuthController, AccountController, OidcController, SecondFactorController, *ORGANIZATION_ROUTES]
 
 __all__ = ["ROUTES"]

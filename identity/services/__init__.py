@@ -15,6 +15,7 @@ from identity.services import (
     oidc,
     passwords,
     registration,
+    second_factor,
     sessions,
     signin,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "oidc",
     "passwords",
     "registration",
+    "second_factor",
     "sessions",
     "signin",
 ]

@@ -30,8 +30,9 @@ DEVICE_MAX = 300
 
 
 def needs_second_factor(user: User) -> bool:
-    """Whoever enabled an authenticator. (Moderators and admins always: issue 14, item 6, TODO here.)"""
-    return user.totp_enabled_at is not None
+    """Moderators and admins always (one without an authenticator sets it up while signing in); anyone
+    else once they turned it on."""
+    return user.platform_role is not None or user.totp_enabled_at is not None
 
 
 async def start(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from typing import Any
 
 import httpx
+import pyotp
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -26,9 +29,17 @@ PASSWORD_HASH = hash_password(PASSWORD)
 
 
 async def make_user(
-    database: Database, *, email: str | None = None, role: PlatformRole | None = None, confirmed: bool = True
+    database: Database,
+    *,
+    email: str | None = None,
+    role: PlatformRole | None = None,
+    confirmed: bool = True,
+    totp: bool | None = None,
 ) -> User:
-    """A person as operators make them: confirmed (``confirmed=False``: registered, link not yet used)."""
+    """A person as operators make them: confirmed (``confirmed=False``: registered, link not yet used);
+    moderators and admins (or ``totp=True``) with an authenticator already set up, whose codes the
+    sign-in helpers send (:func:`next_code`)."""
+    secret = pyotp.random_base32() if (role is not None if totp is None else totp) else None
     async with database.unit_of_work() as session:
         user = User(
             email=email or f"user{next(_counter)}@example.org",
@@ -36,9 +47,72 @@ async def make_user(
             password_hash=PASSWORD_HASH,
             platform_role=role.value if role else None,
             email_confirmed_at=utcnow() if confirmed else None,
+            totp_secret=secret,
+            totp_enabled_at=utcnow() if secret else None,
         )
         session.add(user)
+    if secret:
+        TOTP_SECRETS[user.email] = secret
     return user
+
+
+# --- the second factor ------------------------------------------------------------------------------
+
+# The authenticator "app" of the tests: the secret of each address, as the factories or the helpers set it up.
+TOTP_SECRETS: dict[str, str] = {}
+# The last time step a helper sent a code for, per secret: the app takes a code only for a later step.
+_SENT_STEPS: dict[str, int] = {}
+STEP_SECONDS = 30
+
+
+def _claim_step(secret: str) -> tuple[str | None, float]:
+    """A code for the earliest step the app still takes (the one before the current, while it lasts five
+    more seconds, the current one, the next one), or the seconds to wait for one."""
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    current = totp.timecode(now)
+    left = STEP_SECONDS - now % STEP_SECONDS
+    earliest = current - 1 if left > 5 else current
+    step = max(earliest, _SENT_STEPS.get(secret, earliest - 1) + 1)
+    if step > current + 1:
+        return None, left + 0.1
+    _SENT_STEPS[secret] = step
+    return totp.generate_otp(step), 0.0
+
+
+async def next_code(secret: str) -> str:
+    """A code the app takes now (waiting for the next step if the helpers used up the window)."""
+    while True:
+        code, wait = _claim_step(secret)
+        if code is not None:
+            return code
+        await asyncio.sleep(wait)
+
+
+def next_code_sync(secret: str) -> str:
+    while True:
+        code, wait = _claim_step(secret)
+        if code is not None:
+            return code
+        time.sleep(wait)
+
+
+async def give_second_factor(client: httpx.AsyncClient, email: str) -> None:
+    """Finish a sign-in that waits for its code: send a code, or set the authenticator up first (a moderator
+    or admin without one, e.g. made by the CLI)."""
+    headers = csrf_headers(client)
+    secret = TOTP_SECRETS.get(email)
+    if secret is None:
+        started = await client.post("/api/v1/auth/totp", headers=headers)
+        assert started.status_code == 200, started.text
+        secret = TOTP_SECRETS[email] = started.json()["secret"]
+        confirmed = await client.post(
+            "/api/v1/auth/totp/confirm", json={"code": await next_code(secret)}, headers=headers
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        return
+    given = await client.post("/api/v1/auth/second-factor", json={"code": await next_code(secret)}, headers=headers)
+    assert given.status_code == 200, given.text
 
 
 async def make_organization(
@@ -66,12 +140,19 @@ def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
     return {"x-csrftoken": token} if token else {}
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    """Sign in like a browser would: fetch the CSRF cookie with a GET, then post with the header."""
+async def login(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, *, second_factor: bool = True
+) -> httpx.Response:
+    """Sign in like a browser would: fetch the CSRF cookie with a GET, then post with the header; a
+    sign-in that waits for its second factor gets it (unless ``second_factor=False``). Returns the
+    password step's response."""
     await client.get("/api/v1/organizations", params={"limit": 1})
-    return await client.post(
+    response = await client.post(
         "/api/v1/auth/login", json={"email": email, "password": password}, headers=csrf_headers(client)
     )
+    if response.status_code == 201 and response.json().get("second_factor_required") and second_factor:
+        await give_second_factor(client, response.json()["email"])
+    return response
 
 
 async def make_user_in(database: Database, org: Organization, role: MemberRole) -> User:

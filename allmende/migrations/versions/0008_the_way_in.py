@@ -157,6 +157,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("totp_secret", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("totp_enabled_at", allmende.core.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("mail_notices", sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.add_column(sa.Column("deleted_at", allmende.core.types.UTCDateTime(timezone=True), nullable=True))
 
@@ -169,6 +170,7 @@ def downgrade() -> None:
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_column("deleted_at")
         batch_op.drop_column("mail_notices")
+        batch_op.drop_column("totp_last_step")
         batch_op.drop_column("totp_enabled_at")
         batch_op.drop_column("totp_secret")
         batch_op.drop_column("email_confirmed_at")

@@ -35,6 +35,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NOTICES: dict[str, tuple[str, str]] = {
     "signed-in": ("success", N_("Sie sind angemeldet.")),
     "signed-out": ("success", N_("Sie sind abgemeldet.")),
+    "second-factor-off": ("success", N_("Die Zwei-Faktor-Anmeldung ist ausgeschaltet.")),
     "compare-added": ("success", N_("Die Lösung steht jetzt auf Ihrer Vergleichsliste.")),
     "compare-removed": ("success", N_("Die Lösung wurde von der Vergleichsliste entfernt.")),
     "compare-full": ("error", N_("Sie können höchstens vier Lösungen vergleichen. Entfernen Sie zuerst eine.")),
