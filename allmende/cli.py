@@ -1,4 +1,5 @@
-"""The ``allmende`` command: serve, worker, migrate, seed, create-admin, token create|revoke.
+"""The ``allmende`` command: serve, worker, migrate, seed, create-admin, token create|revoke,
+reset-second-factor.
 
 Every error ends the command with one line on stderr and a non-zero exit.
 """
@@ -294,6 +295,42 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's uuid"
     except CliError as exc:
         fail(str(exc))
     typer.echo(f"token {token_uuid} revoked")
+
+
+async def _reset_second_factor(settings: Settings, email: str, reason: str | None) -> int:
+    from sqlmodel import select
+
+    from allmende.accounts import services
+    from allmende.accounts.models import User
+    from allmende.core.db import Database
+    from identity.services import second_factor
+
+    database = Database(settings.effective_database_url)
+    try:
+        async with database.unit_of_work() as session:
+            address = services.normalize_email(email)
+            user = (await session.exec(select(User).where(User.email == address))).first()
+            if user is None:
+                raise CliError(f"no account with the address '{address}'")
+            return await second_factor.reset(session, user, reason=reason)
+    finally:
+        await database.dispose()
+
+
+@cli.command("reset-second-factor")
+def reset_second_factor(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log)")] = None,
+) -> None:
+    """Remove a person's authenticator and recovery codes and end their sessions (a lost phone).
+
+    Moderators and admins set up a new authenticator at their next sign-in."""
+    settings = settings_or_exit()
+    try:
+        ended = run(_reset_second_factor(settings, email, reason[:2000] if reason else None))
+    except CliError as exc:
+        fail(str(exc))
+    typer.echo(f"second factor of {email.strip().lower()} reset; {ended} session(s) ended")
 
 
 def main() -> None:

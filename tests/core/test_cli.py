@@ -7,9 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from allmende.accounts.models import PlatformRole, User
+from allmende.core.audit import AuditEvent
 from allmende.core.db import Database
-from tests.support.factories import csrf_headers, login, make_organization
+from identity.models import RecoveryCode
+from tests.support.factories import TOTP_SECRETS, count, csrf_headers, login, make_organization, make_user
 
 ALLMENDE = [sys.executable, "-m", "allmende.cli"]
 
@@ -99,6 +103,47 @@ async def test_cli_token_create_and_revoke(
     assert refused.status_code == 401
 
 
+async def test_reset_second_factor_removes_the_authenticator_and_ends_the_sessions(
+    client: httpx.AsyncClient, database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """A moderator lost their phone: the operator resets the second factor; the moderator's sessions end,
+    and the next sign-in sets up a new authenticator before the moderation counts again."""
+    moderator = await make_user(database, role=PlatformRole.moderator)
+    await login(client, moderator.email)
+    assert (await client.get("/api/v1/auth/me")).json()["platform_role"] == "moderator"
+    confirmed = await client.post("/api/v1/auth/recovery-codes", json={"code": "x"}, headers=csrf_headers(client))
+    assert confirmed.status_code == 422  # (a wrong code; the codes are made by the test below)
+
+    reset = run_cli(
+        "reset-second-factor",
+        moderator.email.upper(),
+        "--reason",
+        "Telefon verloren, Ticket 4711",
+        database_url=database_url,
+        tmp_path=tmp_path,
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout == f"second factor of {moderator.email} reset; 1 session(s) ended\n"
+    assert (await client.get("/api/v1/auth/me")).status_code == 401  # the session ended
+    async with database.sessionmaker() as session:
+        user = await session.get(User, moderator.id)
+        assert user is not None and user.totp_secret is None and user.totp_enabled_at is None
+        events = list(await session.exec(select(AuditEvent).where(AuditEvent.action == "user.second_factor_reset")))
+    assert [e.reason for e in events] == ["Telefon verloren, Ticket 4711"]
+    assert await count(database, RecoveryCode) == 0
+
+    del TOTP_SECRETS[moderator.email]  # the old app is gone: the helper sets up a new one at the sign-in
+    again = await login(client, moderator.email)
+    assert again.json()["second_factor_required"] is True
+    assert (await client.get("/api/v1/auth/me")).json()["platform_role"] == "moderator"
+
+
+def test_reset_second_factor_of_an_unknown_address_fails_in_one_line(database_url: str, tmp_path: Path) -> None:
+    result = run_cli("reset-second-factor", "niemand@example.org", database_url=database_url, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: no account with the address 'niemand@example.org'\n"
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "env", "message"),
     [
@@ -128,6 +173,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["create-admin"],
         ["token", "create"],
         ["token", "revoke"],
+        ["reset-second-factor"],
     ):
         result = run_cli(*command, "--help", database_url="sqlite:///x", tmp_path=tmp_path)
         assert result.returncode == 0 and "Usage" in result.stdout
