@@ -306,7 +306,8 @@ def create_app(settings: Settings | None = None, adapters: Adapters | None = Non
                 sync_to_thread=False,
             ),
             "code_throttle": Provide(  # issue 14: second-factor codes
-                lambda: identity_services.second_factor.throttle(store.with_namespace("second-factor")),
+                # (FileStore takes only letters and digits in a namespace)
+                lambda: identity_services.second_factor.throttle(store.with_namespace("secondfactor")),
                 use_cache=True,
                 sync_to_thread=False,
             ),
