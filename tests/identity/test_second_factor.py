@@ -299,7 +299,9 @@ async def _caller(client: httpx.AsyncClient, database: Database, kind: str) -> t
 
         org = await make_organization(database)
         async with database.unit_of_work() as session:
-            _, token = await accounts.issue_token(session, org, name="t", scopes=[TokenScope.write], expires_in_days=1, created_by=None)
+            _, token = await accounts.issue_token(
+                session, org, name="t", scopes=[TokenScope.write], expires_in_days=1, created_by=None
+            )
         return httpx.AsyncClient(
             transport=client._transport, base_url="http://testserver", headers={"authorization": f"Bearer {token}"}
         ), None

@@ -24,7 +24,6 @@ from allmende.web.kit.i18n import gettext
 from allmende.web.kit.render import forbidden, page, redirect, safe_next
 from allmende.web.kit.viewer import AnyRequest, Caller, Session, Viewer, Who
 from allmende.web.signin import home_for, second_factor_step
-from identity.models import LoginSession
 from identity.services import second_factor, sessions
 
 STEP = "/anmelden/zweiter-faktor"
@@ -74,7 +73,7 @@ def _retry(status: int) -> dict[str, str] | None:
     return {"Retry-After": "900"} if status == 429 else None
 
 
-async def _waiting(request: AnyRequest, db_session: Session) -> LoginSession | None:
+async def _waiting(request: AnyRequest, db_session: Session) -> Any:  # the waiting LoginSession, or None
     cookie = request.scope.get("session")
     login_uuid = cookie.get("login") if isinstance(cookie, dict) else None
     return await sessions.current(db_session, str(login_uuid) if login_uuid else None)
