@@ -27,8 +27,8 @@ from tests.faults.harness import (
     WorkerProcess,
 )
 from tests.support.factories import (
-    PASSWORD,
     add_membership,
+    login,
     make_organization,
     make_user,
     seed_vocabularies,
@@ -58,12 +58,7 @@ async def _people(database_url: str) -> tuple[str, str, str]:
 
 async def _signed_in(base_url: str, email: str) -> httpx.AsyncClient:
     http = httpx.AsyncClient(base_url=base_url, timeout=15)
-    await http.get("/api/v1/organizations", params={"limit": 1})
-    response = await http.post(
-        "/api/v1/auth/login",
-        json={"email": email, "password": PASSWORD},
-        headers={"x-csrftoken": http.cookies.get("csrftoken") or ""},
-    )
+    response = await login(http, email)  # with the moderator's second factor
     assert response.is_success, response.text
     return http
 

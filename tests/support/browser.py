@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.support.factories import PASSWORD, TOTP_SECRETS, next_code, next_code_sync
+from tests.support.factories import PASSWORD, live_secret, next_code, next_code_sync
 
 # WCAG 2.0 and 2.1, levels A and AA: the audit BITV 2.0 asks for.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -68,7 +68,7 @@ async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.get_by_role("button", name="Anmelden").click()
     await page.wait_for_load_state()
     if "/anmelden/zweiter-faktor" in page.url:  # a moderator's code from the authenticator app
-        await page.get_by_label("Code", exact=True).fill(await next_code(TOTP_SECRETS[email]))
+        await page.get_by_label("Code", exact=True).fill(await next_code(live_secret(email)))
         await page.get_by_role("button", name="Anmelden").click()
     await expect(page.get_by_text("Sie sind angemeldet.")).to_be_visible()
 
@@ -113,7 +113,7 @@ class LiveClient:
         response = self.post("/anmelden", {"email": email, "password": PASSWORD})
         assert response.status_code == 303, response.text[:500]
         if response.headers["location"].startswith("/anmelden/zweiter-faktor"):
-            code = next_code_sync(TOTP_SECRETS[email])
+            code = next_code_sync(live_secret(email))
             given = self.post("/anmelden/zweiter-faktor", {"code": code})
             assert given.status_code == 303, given.text[:500]
 

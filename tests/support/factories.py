@@ -60,6 +60,9 @@ async def make_user(
 
 # The authenticator "app" of the tests: the secret of each address, as the factories or the helpers set it up.
 TOTP_SECRETS: dict[str, str] = {}
+# The live server's people (a database for the whole session, while the address of its moderator is made
+# again in each test's own database): their secrets, kept apart when the live server starts.
+LIVE_SECRETS: dict[str, str] = {}
 # The last time step a helper sent a code for, per secret: the app takes a code only for a later step.
 _SENT_STEPS: dict[str, int] = {}
 STEP_SECONDS = 30
@@ -87,6 +90,11 @@ async def next_code(secret: str) -> str:
         if code is not None:
             return code
         await asyncio.sleep(wait)
+
+
+def live_secret(email: str) -> str:
+    """The secret of a person on the live server (made there before it started, or by a browser test)."""
+    return LIVE_SECRETS.get(email) or TOTP_SECRETS[email]
 
 
 def next_code_sync(secret: str) -> str:

@@ -33,6 +33,7 @@ from allmende.core.indexing import drain
 from allmende.core.migrate import upgrade
 from allmende.core.search import EmbeddedSearchEngine
 from allmende.seeding import seed
+from tests.support.factories import LIVE_SECRETS, TOTP_SECRETS
 from tests.support.servers import free_port, pg_url
 from tests.support.web import LiveServer, People, make_people, reindex
 
@@ -169,6 +170,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         return people
 
     people = _run_in_thread(prepare)
+    # Their authenticators, apart from those of the people each test makes again in its own database.
+    LIVE_SECRETS.update({u.email: TOTP_SECRETS[u.email] for u in (people.moderator,)})
     port = free_port()
     env = {
         **os.environ,
