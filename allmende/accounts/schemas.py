@@ -108,8 +108,6 @@ class UserOut(BaseModel):
     display_name: str
     platform_role: PlatformRole | None
     memberships: list[MembershipOut]
-    # The sign-in's answer: the session waits for a code (POST /api/v1/auth/second-factor) before it counts.
-    second_factor_required: bool = False
 
 
 class MemberIn(Strict):
