@@ -107,7 +107,7 @@ async def login(
     )
     request.set_session(sessions.session_cookie(user, login))
     if login.second_factor_at is None:  # the code comes first; the page after it goes on to ``next``
-        return redirect(second_factor_step(target or "/"))
+        return redirect(second_factor_step(target or ""))
     principal = await accounts.principal_of(db_session, user)
     assert principal is not None
     signed_in = Viewer(principal=principal, memberships=await accounts.memberships_of(db_session, user.id or 0))

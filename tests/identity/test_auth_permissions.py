@@ -126,7 +126,7 @@ async def _caller(client: httpx.AsyncClient, database: Database, caller: str) ->
     if caller == "waiting":
         async with database.unit_of_work() as session:
             await session.exec(update(User).where(User.id == person.id).values(totp_enabled_at=utcnow()))  # type: ignore[arg-type]
-    assert (await login(client, person.email)).status_code == 201
+    assert (await login(client, person.email, second_factor=caller != "waiting")).status_code == 201
     return client, person.email
 
 
