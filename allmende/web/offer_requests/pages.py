@@ -329,6 +329,12 @@ async def _detail(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, feed
     now = utcnow()
     open_for_changes = out.state == OfferRequestState.open.value and out.deadline > now
     joinable = [m.organization for m in viewer.public_orgs if m.organization.slug not in participating]
+    own = [p for p in participants if p.organization.slug in my_slugs]
+    if own and not feedback.join.values and not (relation.prospect and joinable):
+        # "Eigene Mengen ändern" starts from what is stored, so changing one number keeps the others.
+        current = own[0].quantities
+        values = {name: str(getattr(current, name)) for name in QUANTITY_FIELDS}
+        feedback.join = JoinForm(values={"organization": own[0].organization.slug, **values})
     unsealed = [o for o in offers if not o.sealed and o.latest is not None]
     return page(
         "offer_requests/offer_request.html",
@@ -339,7 +345,7 @@ async def _detail(db_session: AsyncSession, viewer: Viewer, rid: uuid.UUID, feed
             "side_by_side": unsealed if relation.participant else [],
             "threads": threads,
             "mine": my_slugs,
-            "my_participations": [p for p in participants if p.organization.slug in my_slugs],
+            "my_participations": own,
             "joinable": joinable if relation.prospect and open_for_changes else [],
             "open_for_changes": open_for_changes,
             "deadline_passed": out.deadline <= now,

@@ -323,6 +323,29 @@ async def test_offers_with_bad_amounts_or_a_changed_bundle_are_refused_and_kept(
     assert await count(database, Offer) == 1
 
 
+async def test_changing_one_of_the_own_quantities_keeps_the_others(world: World) -> None:
+    """Issue 15, item 1: "Eigene Mengen ändern" starts from the stored quantities, so a browser that sends
+    the form with one number changed keeps the other two."""
+    rid = await _open_request(world)
+    joined = await post_form(
+        world.joiner,
+        f"/anfragen/{rid}/beteiligung",
+        {"organization": "luebeck", "inhabitants": "45.000", "users": "20", "sites": "2"},
+    )
+    assert joined.status_code == 303
+    page = (await world.joiner.get(f"/anfragen/{rid}")).text
+    assert "Eigene Mengen ändern" in page
+    shown = dict(re.findall(r'<input id="feld-(inhabitants|users|sites)" name="\1" type="text" value="([^"]*)"', page))
+    assert shown == {"inhabitants": "45000", "users": "20", "sites": "2"}
+    changed = await post_form(
+        world.joiner, f"/anfragen/{rid}/beteiligung", {"organization": "luebeck", **shown, "inhabitants": "50.000"}
+    )
+    assert changed.status_code == 303
+    again = (await world.joiner.get(f"/anfragen/{rid}")).text
+    shown = dict(re.findall(r'<input id="feld-(inhabitants|users|sites)" name="\1" type="text" value="([^"]*)"', again))
+    assert shown == {"inhabitants": "50000", "users": "20", "sites": "2"}
+
+
 async def test_joining_after_the_deadline_or_with_absurd_quantities_is_refused(
     world: World, adapters: Adapters, database: Database
 ) -> None:
