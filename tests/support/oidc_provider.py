@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import app_server, free_port
 
 PROGRAM_DIR = Path(__file__).parent / "oidc"
 CLIENT_ID = "allmende"
@@ -151,7 +151,6 @@ async def sign_in_round_trip(app: httpx.AsyncClient, start: str) -> tuple[httpx.
 def live_app(data_dir: Path, database_url: str, port: int, environment: dict[str, str]) -> Iterator[str]:
     """The real app under uvicorn on 127.0.0.1:``port`` with ``environment`` added (the providers), on an
     existing database; yields its base URL."""
-    import sys
 
     env = {
         **os.environ,
@@ -165,35 +164,5 @@ def live_app(data_dir: Path, database_url: str, port: int, environment: dict[str
     }
     for name in ("REDIS_URL", "MEILI_URL"):
         env.pop(name, None)
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "uvicorn", "--factory", "allmende.app:create_app"),
-                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-            ],
-            cwd=data_dir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with app_server(env, data_dir, port) as url:
+        yield url

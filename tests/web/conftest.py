@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +31,7 @@ from allmende.core.migrate import upgrade
 from allmende.core.search import EmbeddedSearchEngine
 from allmende.seeding import seed
 from tests.support.factories import LIVE_SECRETS, TOTP_SECRETS
-from tests.support.servers import free_port, pg_url
+from tests.support.servers import app_server, free_port, pg_url
 from tests.support.web import LiveServer, People, make_people, reindex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,38 +179,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MEILI_URL"):
         env.pop(name, None)
-    log = (data_dir / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            *("-m", "uvicorn", "--factory", "allmende.app:create_app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        ],
-        cwd=data_dir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the live server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+    with app_server(env, data_dir, port) as url:
         yield LiveServer(url=url, people=people, database_url=db_url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _run_in_thread(factory: Any) -> Any:
